@@ -1,0 +1,25 @@
+# genlab: `make repro` runs the pipeline, `make test` runs the tests; both set up .venv first.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV   := .venv
+BIN    := $(CURDIR)/$(VENV)/bin
+STAMP  := $(VENV)/.installed
+RUN    := PATH="$(BIN):$$PATH"
+
+.PHONY: install repro test clean-venv
+
+install: $(STAMP)
+
+$(STAMP): requirements.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --disable-pip-version-check -q -r requirements.txt
+	touch $(STAMP)
+
+repro: install
+	$(RUN) dvc repro
+	@$(RUN) dvc metrics show
+
+test: install
+	$(RUN) python -m pytest -q tests
+
+clean-venv:
+	rm -rf $(VENV)

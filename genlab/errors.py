@@ -1,0 +1,5 @@
+"""The one exception type a stage turns into a one-line message and exit code 1."""
+
+
+class GenlabError(Exception):
+    """An expected failure (bad param, bad data, diverged training): the message is for the user."""

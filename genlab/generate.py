@@ -1,0 +1,53 @@
+"""Samples and pictures from a trained model: the sample array, a grid, reconstructions, interpolations."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from torchvision.utils import save_image
+
+from genlab.io import atomic_file, write_npz
+from genlab.models.base import GenerativeModel
+
+MIN_PIXELS = 32  # small images are enlarged (nearest neighbour) to at least this many pixels a side
+
+
+def save_grid(images: torch.Tensor, n_levels: int, path: str | Path, nrow: int) -> None:
+    """Save images (N, C, H, W) with levels 0..n_levels-1 as one PNG grid."""
+    x = images.detach().float().cpu() / (n_levels - 1)
+    scale = max(1, MIN_PIXELS // x.shape[-1])
+    if scale > 1:
+        x = F.interpolate(x, scale_factor=scale, mode="nearest")
+    with atomic_file(path) as tmp:
+        save_image(x.clamp(0, 1), tmp, nrow=nrow, padding=2, pad_value=0.5, format="png")
+
+
+@torch.no_grad()
+def draw_samples(model: GenerativeModel, n: int, generator: torch.Generator, chunk: int = 1000) -> torch.Tensor:
+    return torch.cat([model.sample(min(chunk, n - i), generator) for i in range(0, n, chunk)]).cpu()
+
+
+@torch.no_grad()
+def generate_outputs(model: GenerativeModel, test: torch.Tensor, params, generator: torch.Generator, out: Path) -> dict:
+    """Write samples.npz, samples.png and, where the model has them, reconstructions.png and interpolation.png."""
+    samples = draw_samples(model, params.n_samples, generator)
+    write_npz(out / "samples.npz", x=samples.numpy())
+    n_grid = min(params.grid_size, len(samples))
+    save_grid(samples[:n_grid], model.n_levels, out / "samples.png", nrow=math.ceil(math.sqrt(n_grid)))
+    written = ["samples.npz", "samples.png"]
+    device = next(model.parameters()).device
+    if hasattr(model, "reconstruct"):
+        x = test[: params.n_reconstructions].to(device)
+        pairs = torch.cat([x.float(), model.reconstruct(x)])  # originals on top, reconstructions below
+        save_grid(pairs, model.n_levels, out / "reconstructions.png", nrow=len(x))
+        written.append("reconstructions.png")
+    if hasattr(model, "interpolate"):
+        rows = min(8, len(test) // 2)
+        a, b = test[:rows].to(device), test[rows : 2 * rows].to(device)
+        strip = model.interpolate(a, b, params.interpolation_steps)
+        save_grid(strip.flatten(0, 1), model.n_levels, out / "interpolation.png", nrow=params.interpolation_steps)
+        written.append("interpolation.png")
+    return {"n_samples": len(samples), "files": written}

@@ -1,0 +1,1 @@
+"""Model implementations; genlab.registry lists them."""

@@ -1,0 +1,71 @@
+"""What every genlab model provides.
+
+A model works on uint8 images of shape (N, C, H, W) with ``n_levels`` grey levels.
+It either trains by gradient steps (``trains_by_gradient = True``: it supplies
+``loss`` and the shared loop in ``genlab.train`` does the rest) or fits in closed
+form (``fit``). Every model samples; a model with a likelihood reports it on the
+same discrete scale (nats per image) through ``likelihood_metrics``.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import ClassVar
+
+import torch
+from torch import nn
+
+from genlab.schema import Section
+
+
+class GenerativeModel(nn.Module):
+    Params: ClassVar[type[Section]]
+    trains_by_gradient: ClassVar[bool] = False
+    has_likelihood: ClassVar[bool] = True
+
+    def __init__(self, params: Section, shape: tuple[int, int, int], n_levels: int):
+        super().__init__()
+        self.params = params
+        self.shape = tuple(int(s) for s in shape)
+        self.n_levels = int(n_levels)
+
+    @property
+    def dim(self) -> int:
+        return math.prod(self.shape)
+
+    # -- training -------------------------------------------------------------
+    def loss(self, x: torch.Tensor) -> torch.Tensor:
+        """Mean training objective per example (nats) of a uint8 batch."""
+        raise NotImplementedError
+
+    def fit(self, train: torch.Tensor, val: torch.Tensor) -> dict:
+        """Closed-form fit on uint8 training images; returns what to log."""
+        raise NotImplementedError
+
+    # -- sampling ---------------------------------------------------------------
+    def sample(self, n: int, generator: torch.Generator) -> torch.Tensor:
+        """``n`` uint8 images drawn from the model."""
+        raise NotImplementedError
+
+    # -- likelihood -------------------------------------------------------------
+    def log_prob(self, x: torch.Tensor) -> torch.Tensor:
+        """Exact log-likelihood per image (float64, nats)."""
+        raise NotImplementedError
+
+    def likelihood_metrics(self, x: torch.Tensor, params, generator: torch.Generator) -> dict:
+        """Test-set likelihood metrics; the default uses the exact ``log_prob``."""
+        nll = -self.log_prob(x).double()
+        return nll_summary(nll, self.dim)
+
+
+def nll_summary(nll: torch.Tensor, dim: int) -> dict:
+    """Mean NLL (nats per image), its standard error, and bits per dimension."""
+    n = nll.numel()
+    mean = nll.mean().item()
+    stderr = nll.std(unbiased=True).item() / math.sqrt(n) if n > 1 else float("nan")
+    return {
+        "nll": mean,
+        "nll_stderr": stderr,
+        "bits_per_dim": mean / (dim * math.log(2)),
+        "n_test": n,
+    }

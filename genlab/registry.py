@@ -1,0 +1,46 @@
+"""The one place that knows every model: name -> class, plus saving and loading checkpoints.
+
+Models never import this module; it imports them.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+
+from genlab.errors import GenlabError
+from genlab.models.base import GenerativeModel
+from genlab.models.vae import VAE
+
+MODELS: dict[str, type[GenerativeModel]] = {
+    "vae": VAE,
+}
+
+CHECKPOINT = "model.pt"
+
+
+def build(name: str, params, meta: dict) -> GenerativeModel:
+    return MODELS[name](params, tuple(meta["shape"]), meta["n_levels"])
+
+
+def save(model: GenerativeModel, name: str, meta: dict, path: str | Path) -> None:
+    torch.save(
+        {"model": name, "params": model.params.model_dump(), "meta": meta, "state_dict": model.state_dict()},
+        path,
+    )
+
+
+def load(path: str | Path, device: str = "cpu") -> tuple[str, GenerativeModel]:
+    path = Path(path)
+    try:
+        ckpt = torch.load(path, map_location=device, weights_only=True)
+    except (OSError, RuntimeError, EOFError) as exc:
+        raise GenlabError(f"{path}: cannot load the model ({exc}); run the train stage") from None
+    name = ckpt["model"]
+    if name not in MODELS:
+        raise GenlabError(f"{path}: unknown model {name!r}")
+    cls = MODELS[name]
+    model = build(name, cls.Params.model_validate(ckpt["params"]), ckpt["meta"])
+    model.load_state_dict(ckpt["state_dict"])
+    return name, model.to(device).eval()

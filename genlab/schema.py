@@ -1,0 +1,22 @@
+"""Base classes of the params schema, shared by ``genlab.params`` and the models' own sections."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class Section(BaseModel):
+    """One section of params.yaml; an unknown (misspelt) key is an error, never ignored."""
+
+    model_config = ConfigDict(extra="forbid", validate_default=True)
+
+
+class GradientParams(Section):
+    """What the shared training loop reads from a model trained by gradient steps."""
+
+    seed: int = Field(0, ge=0)
+    lr: float = Field(1e-3, gt=0)
+    batch_size: int = Field(64, ge=1)
+    epochs: int = Field(500, ge=1)
+    patience: int = Field(30, ge=1, description="epochs without a better validation loss before stopping")
+    weight_decay: float = Field(0.0, ge=0)

@@ -1,0 +1,103 @@
+"""The one training loop for every model that trains by gradient steps.
+
+The model supplies ``loss`` (mean per example, nats); the loop does the rest:
+seeded in-memory batching of uint8 tensors, Adam, the validation loss every
+epoch, early stopping with patience, the best weights kept, curves logged to
+DVCLive, a progress bar, and a clean stop if the loss stops being finite.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+from dataclasses import dataclass
+
+import torch
+from tqdm import tqdm
+
+from genlab.errors import GenlabError
+from genlab.models.base import GenerativeModel
+
+
+class Diverged(GenlabError):
+    """The loss became NaN or infinite."""
+
+
+@dataclass
+class FitResult:
+    best_epoch: int
+    best_val_loss: float
+    epochs_run: int
+
+
+@torch.no_grad()
+def mean_loss(model: GenerativeModel, x: torch.Tensor, batch_size: int) -> float:
+    model.eval()
+    total = 0.0
+    for batch in x.split(batch_size):
+        total += model.loss(batch).item() * len(batch)
+    return total / len(x)
+
+
+def fit_gradient(
+    model: GenerativeModel,
+    train: torch.Tensor,
+    val: torch.Tensor,
+    live=None,
+    progress: bool = True,
+) -> FitResult:
+    """Train ``model`` in place on uint8 tensors; leaves it holding the best validation weights."""
+    p = model.params
+    device = next(model.parameters()).device
+    train, val = train.to(device), val.to(device)
+    gen = torch.Generator(device="cpu").manual_seed(p.seed)
+    opt = torch.optim.Adam(model.parameters(), lr=p.lr, weight_decay=p.weight_decay)
+    best_loss, best_epoch, best_state = math.inf, 0, None
+    n = len(train)
+    bar = tqdm(range(1, p.epochs + 1), desc="train", unit="epoch", disable=not progress, leave=False)
+    epoch = 0
+    for epoch in bar:
+        model.train()
+        order = torch.randperm(n, generator=gen).to(device)
+        total = 0.0
+        for start in range(0, n, p.batch_size):
+            batch = train[order[start : start + p.batch_size]]
+            loss = model.loss(batch)
+            if not torch.isfinite(loss):
+                raise Diverged(f"training diverged: the loss became {loss.item()} in epoch {epoch}; no model saved")
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            total += loss.item() * len(batch)
+        train_loss = total / n
+        val_loss = mean_loss(model, val, 4 * p.batch_size)
+        if not math.isfinite(val_loss):
+            raise Diverged(f"training diverged: the validation loss became {val_loss} in epoch {epoch}; no model saved")
+        if val_loss < best_loss:
+            best_loss, best_epoch = val_loss, epoch
+            best_state = copy.deepcopy(model.state_dict())
+        if live is not None:
+            live.log_metric("train/loss", train_loss)
+            live.log_metric("val/loss", val_loss)
+            live.next_step()
+        bar.set_postfix(train=f"{train_loss:.2f}", val=f"{val_loss:.2f}", best=f"{best_loss:.2f}@{best_epoch}")
+        if epoch - best_epoch >= p.patience:
+            break
+    bar.close()
+    model.load_state_dict(best_state)
+    model.eval()
+    return FitResult(best_epoch=best_epoch, best_val_loss=best_loss, epochs_run=epoch)
+
+
+def train_model(model: GenerativeModel, train: torch.Tensor, val: torch.Tensor, live_dir, progress: bool = True) -> dict:
+    """Fit any model: the shared gradient loop with DVCLive curves, or the model's closed-form ``fit``."""
+    if not model.trains_by_gradient:
+        model.fit(train, val)
+        return {"epochs": 0}
+    from dvclive import Live
+
+    # dvcyaml=None: DVCLive must not edit dvc.yaml; save_dvc_exp=False: DVC runs the experiment.
+    with Live(dir=str(live_dir), dvcyaml=None, save_dvc_exp=False, report=None) as live:
+        result = fit_gradient(model, train, val, live=live, progress=progress)
+        live.summary["best_epoch"] = result.best_epoch
+    return {"best_epoch": result.best_epoch, "best_val_loss": result.best_val_loss, "epochs": result.epochs_run}

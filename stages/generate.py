@@ -1,0 +1,28 @@
+"""Draw samples from a trained model, with pictures a person can look at.
+
+Reads `device`, `generate:` and the model's params; writes samples/<model>/: samples.npz
+(array `x`, uint8, N x C x H x W), samples.png (a grid), and for the VAE
+reconstructions.png (test images above their reconstructions) and interpolation.png
+(decoded straight lines between the codes of pairs of test images).
+"""
+
+from genlab import cli, registry, runtime
+from genlab.data import load_prepared
+from genlab.generate import generate_outputs
+from genlab.io import atomic_dir
+from genlab.params import load_params
+
+
+def main(args) -> None:
+    params = load_params(args.params)
+    device = runtime.setup(params.device, params.generate.seed)
+    _, model = registry.load(f"models/{args.model}/{registry.CHECKPOINT}", device)
+    data = load_prepared("data/prepared", splits=("test",))
+    gen = runtime.generator(params.generate.seed, device)
+    with atomic_dir(f"samples/{args.model}") as out:
+        info = generate_outputs(model, data.test.x, params.generate, gen, out)
+    print(f"generate {args.model}: {info['n_samples']} samples; " + ", ".join(info["files"]))
+
+
+if __name__ == "__main__":
+    cli.run(main, cli.parser(__doc__, model_arg=True).parse_args())

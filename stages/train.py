@@ -1,0 +1,32 @@
+"""Train one model of the pipeline on the train split, keeping the weights that do best on validation.
+
+Reads `device` and the model's own params section (e.g. `vae:`); writes models/<model>/:
+model.pt (the checkpoint), train.json (best epoch and validation loss) and, for models
+trained by gradient steps, live/ (DVCLive curves of the train and validation loss).
+Nothing is saved if the loss becomes NaN or infinite.
+"""
+
+from genlab import cli, registry, runtime
+from genlab.data import load_prepared
+from genlab.io import atomic_dir, write_json
+from genlab.params import load_params
+from genlab.train import train_model
+
+DATA = "data/prepared"
+
+
+def main(args) -> None:
+    params = load_params(args.params)
+    model_params = params.model_params(args.model)
+    device = runtime.setup(params.device, model_params.seed)
+    data = load_prepared(DATA, splits=("train", "val"))
+    model = registry.build(args.model, model_params, data.meta).to(device)
+    with atomic_dir(f"models/{args.model}") as out:
+        summary = train_model(model, data.train.x, data.val.x, live_dir=out / "live")
+        registry.save(model.cpu(), args.model, data.meta, out / registry.CHECKPOINT)
+        write_json(out / "train.json", summary)
+    print(f"train {args.model}: " + ", ".join(f"{k} {v:.6g}" for k, v in summary.items()))
+
+
+if __name__ == "__main__":
+    cli.run(main, cli.parser(__doc__, model_arg=True).parse_args())
