@@ -54,7 +54,7 @@ def fit_gradient(
     opt = torch.optim.Adam(model.parameters(), lr=p.lr, weight_decay=p.weight_decay)
     best_loss, best_epoch, best_state = math.inf, 0, None
     n = len(train)
-    bar = tqdm(range(1, p.epochs + 1), desc="train", unit="epoch", disable=not progress, leave=False)
+    bar = tqdm(range(1, p.epochs + 1), desc="train", unit="epoch", disable=None if progress else True, leave=False)
     epoch = 0
     for epoch in bar:
         model.train()
