@@ -39,8 +39,9 @@ def gaussian_kl(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
 def categorical_log_prob(logits: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
     """log p(x) per pixel for logits (..., D, L) and integer levels x (..., D) broadcastable."""
     logp = torch.log_softmax(logits, dim=-1)
-    index = x.long().unsqueeze(-1).expand(*logp.shape[:-1], 1)
-    return logp.gather(-1, index).squeeze(-1)
+    shape = torch.broadcast_shapes(logp.shape[:-1], x.shape)
+    index = x.long().expand(shape).unsqueeze(-1)
+    return logp.expand(*shape, logp.shape[-1]).gather(-1, index).squeeze(-1)
 
 
 class VAE(GenerativeModel):
@@ -74,7 +75,7 @@ class VAE(GenerativeModel):
 
     # -- pieces -----------------------------------------------------------------
     def _inputs(self, x: torch.Tensor) -> torch.Tensor:
-        return x.flatten(1).float() / (self.n_levels - 1)
+        return x.flatten(1).to(self.encoder[0].weight.dtype) / (self.n_levels - 1)
 
     def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         mu, logvar = self.encoder(self._inputs(x)).chunk(2, dim=-1)

@@ -1,0 +1,68 @@
+import pytest
+import torch
+
+from genlab.models.vae import VAE
+from genlab.train import Diverged, fit_gradient
+
+
+class Exploding(VAE):
+    """Its training loss turns NaN in the 9th training step (the third epoch of 4 steps)."""
+
+    steps = 0
+
+    def loss(self, x):
+        loss = super().loss(x)
+        if self.training:
+            self.steps += 1
+            if self.steps == 9:
+                return loss * float("nan")
+        return loss
+
+
+def test_nan_loss_stops_training_naming_the_epoch():
+    model = Exploding(VAE.Params(epochs=50, hidden=[16], latent_dim=2, batch_size=16, train_k=1), (1, 4, 4), 17)
+    x = torch.randint(0, 17, (64, 1, 4, 4), dtype=torch.uint8)
+    with pytest.raises(Diverged, match=r"the loss became nan in epoch 3; no model saved"):
+        fit_gradient(model, x, x[:16], progress=False)
+
+
+def test_huge_learning_rate_diverges_or_trains_but_never_returns_nan_weights():
+    model = VAE(VAE.Params(lr=10.0, epochs=20, hidden=[16], latent_dim=2, batch_size=16, train_k=1), (1, 4, 4), 17)
+    x = torch.randint(0, 17, (64, 1, 4, 4), dtype=torch.uint8)
+    try:
+        fit_gradient(model, x, x[:16], progress=False)
+    except Diverged:
+        return
+    assert all(torch.isfinite(p).all() for p in model.parameters())
+
+
+class Scripted(VAE):
+    """A model whose validation loss follows a script, to test early stopping and the kept weights."""
+
+    script = [5.0, 3.0, 4.0, 4.0, 4.0, 1.0]
+
+    def loss(self, x):
+        if self.training:
+            return super().loss(x)
+        self.calls += 1  # one validation batch per epoch
+        return torch.tensor(self.script[min(self.calls, len(self.script)) - 1])
+
+
+def test_early_stopping_keeps_the_best_weights():
+    model = Scripted(VAE.Params(epochs=20, patience=3, hidden=[4], latent_dim=1, train_k=1), (1, 2, 2), 3)
+    model.calls = 0
+    x = torch.randint(0, 3, (32, 1, 2, 2), dtype=torch.uint8)
+    snapshots = []
+
+    class Live:
+        def log_metric(self, name, value):
+            if name == "val/loss":
+                snapshots.append({k: v.clone() for k, v in model.state_dict().items()})
+
+        def next_step(self):
+            pass
+
+    result = fit_gradient(model, x, x[:2], live=Live(), progress=False)
+    assert result.best_epoch == 2 and result.epochs_run == 5 and result.best_val_loss == 3.0
+    for k, v in model.state_dict().items():
+        assert torch.equal(v, snapshots[1][k])

@@ -1,0 +1,89 @@
+import math
+
+import pytest
+import torch
+
+from genlab.data import load_prepared, prepare
+from genlab.evaluate import evaluate_model
+from genlab.models.vae import VAE, categorical_log_prob, gaussian_kl
+from genlab.params import DataParams, EvaluateParams
+from genlab.train import fit_gradient
+
+
+def test_kl_against_hand_computation():
+    # dims: (mu=1, s^2=1) -> 1/2; (mu=0, s^2=4) -> -1/2 (1 + ln 4 - 4) = 3/2 - ln 2
+    mu = torch.tensor([[1.0, 0.0]])
+    logvar = torch.tensor([[0.0, math.log(4.0)]])
+    assert gaussian_kl(mu, logvar).item() == pytest.approx(0.5 + 1.5 - math.log(2), abs=1e-6)
+    assert gaussian_kl(torch.zeros(3, 5), torch.zeros(3, 5)).abs().max().item() == 0
+
+
+def test_categorical_log_prob_against_hand_computation():
+    logits = torch.log(torch.tensor([[[1.0, 2.0, 3.0], [1.0, 1.0, 2.0]]]))  # p = [1,2,3]/6 and [1,1,2]/4
+    x = torch.tensor([[2, 0]])
+    got = categorical_log_prob(logits, x)
+    assert got[0].tolist() == pytest.approx([math.log(0.5), math.log(0.25)], abs=1e-6)
+
+
+def tiny_vae(**kw):
+    p = VAE.Params(latent_dim=1, hidden=[8], **kw)
+    return VAE(p, (1, 2, 2), 3)
+
+
+def test_iwae_bound_approaches_the_exact_likelihood():
+    # With one latent dimension, log p(x) = log ∫ p(x|z) N(z; 0, 1) dz by quadrature.
+    torch.manual_seed(1)
+    model = tiny_vae().double()
+    x = torch.tensor([[[[0, 2], [1, 2]]], [[[2, 2], [0, 0]]]], dtype=torch.uint8)
+    z = torch.linspace(-10, 10, 20001, dtype=torch.float64)[:, None]
+    log_px_z = categorical_log_prob(model.decode_logits(z), x.flatten(1)[:, None, :]).sum(-1)  # (2, Z)
+    log_prior = -0.5 * (z[:, 0] ** 2 + math.log(2 * math.pi))
+    dz = (z[1] - z[0]).item()
+    exact = torch.logsumexp(log_px_z + log_prior, dim=1) + math.log(dz)
+    gen = torch.Generator().manual_seed(0)
+    with torch.no_grad():
+        metrics = model.likelihood_metrics(x, EvaluateParams(iw_samples=20000, batch_size=2), gen)
+    assert metrics["nll"] == pytest.approx(-exact.mean().item(), abs=0.02)
+    assert metrics["nll"] <= metrics["neg_elbo"] + 1e-9
+    assert metrics["neg_elbo"] == pytest.approx(metrics["recon"] + metrics["kl"], abs=1e-9)
+
+
+def test_loss_is_the_negative_elbo_for_k1():
+    model = tiny_vae(train_k=1)
+    x = torch.randint(0, 3, (64, 1, 2, 2), dtype=torch.uint8)
+    torch.manual_seed(0)
+    loss = model.loss(x).item()
+    torch.manual_seed(0)
+    mu, logvar = model.encode(x)
+    z = mu + (0.5 * logvar).exp() * torch.randn_like(mu)
+    ll = categorical_log_prob(model.decode_logits(z), x.flatten(1)).sum(-1)
+    assert loss == pytest.approx((gaussian_kl(mu, logvar) - ll).mean().item(), rel=1e-5)
+
+
+def test_shapes_and_samples_on_other_image_sizes():
+    for shape, levels in [((1, 8, 8), 17), ((3, 4, 5), 2), ((1, 28, 28), 2)]:
+        model = VAE(VAE.Params(latent_dim=3, hidden=[16]), shape, levels)
+        s = model.sample(5, torch.Generator().manual_seed(0))
+        assert s.shape == (5, *shape) and s.dtype == torch.uint8 and int(s.max()) < levels
+        x = torch.randint(0, levels, (4, *shape), dtype=torch.uint8)
+        assert model.reconstruct(x).shape == (4, *shape)
+        assert model.interpolate(x[:2], x[2:], 3).shape == (2, 3, *shape)
+
+
+@pytest.fixture(scope="module")
+def digits(tmp_path_factory):
+    out = tmp_path_factory.mktemp("data") / "prepared"
+    prepare(DataParams(), out)
+    return load_prepared(out)
+
+
+def test_trained_model_has_nll_below_neg_elbo_and_beats_uniform(digits):
+    torch.manual_seed(0)
+    model = VAE(VAE.Params(epochs=15, hidden=[64], latent_dim=4, lr=3e-3, train_k=1), (1, 8, 8), 17)
+    result = fit_gradient(model, digits.train.x, digits.val.x, progress=False)
+    assert 1 <= result.best_epoch <= 15
+    metrics = evaluate_model(model, digits.test.x, EvaluateParams(iw_samples=200), torch.Generator().manual_seed(0))
+    assert metrics["nll"] <= metrics["neg_elbo"]
+    assert metrics["nll"] < 64 * math.log(17)  # the uniform model: 181.3 nats
+    assert metrics["bits_per_dim"] == pytest.approx(metrics["nll"] / (64 * math.log(2)))
+    assert metrics["n_test"] == 359
