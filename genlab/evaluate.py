@@ -1,15 +1,92 @@
-"""The evaluate stage's library side: every metric of one model on the test split."""
+"""The evaluate stage's library side: every metric of one model, or of the real reference row."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import numpy as np
 import torch
 
+from genlab import metrics as M
+from genlab.classifier import Classifier
+from genlab.data import Prepared
+from genlab.errors import GenlabError
 from genlab.models.base import GenerativeModel
 
 
+def n_scored(params, data: Prepared) -> int:
+    """How many samples every row is scored on: evaluate.n_samples, else the validation split's size."""
+    return params.n_samples or len(data.val.x)
+
+
+def load_samples(path: str | Path) -> dict[str, torch.Tensor]:
+    path = Path(path)
+    try:
+        with np.load(path) as f:
+            return {k: torch.from_numpy(f[k]) for k in f.files}
+    except (OSError, ValueError) as exc:
+        raise GenlabError(f"{path}: cannot read samples ({exc}); run the generate stage") from None
+
+
+def sample_metrics(samples: torch.Tensor, data: Prepared, classifier: Classifier | None, params) -> dict:
+    """Score the first n samples against the test split (features) and the train split (memorisation)."""
+    n = n_scored(params, data)
+    if len(samples) < n:
+        raise GenlabError(
+            f"evaluate: {len(samples)} samples but {n} are scored (evaluate.n_samples or the validation "
+            f"split's size); raise generate.n_samples"
+        )
+    samples = samples[:n]
+    out: dict = {"n_samples": n}
+    if classifier is None:
+        out["note"] = "no labels: the classifier-based sample metrics are skipped"
+    else:
+        real_feats, _ = classifier.predict(data.test.x)
+        fake_feats, fake_logits = classifier.predict(samples)
+        out.update(
+            M.feature_metrics(
+                real_feats.cpu(), fake_feats.cpu(), fake_logits.cpu(),
+                k_precision=params.k_precision, k_density=params.k_density, kid_subsets=params.kid_subsets,
+            )
+        )
+    out.update(M.memorisation(samples.cpu(), data.train.x, data.test.x))
+    return out
+
+
+def sampler_fids(model: GenerativeModel, samples: dict, data: Prepared, classifier: Classifier, params) -> dict:
+    """FID of each alternative sampler, against test (``fid_<s>``) and validation (``val_fid_<s>``).
+
+    The validation numbers are what a default sampler is chosen by; the test ones are reported.
+    """
+    n = n_scored(params, data)
+    test_feats, _ = classifier.predict(data.test.x)
+    val_feats, _ = classifier.predict(data.val.x)
+    out = {}
+    for name in model.samplers:
+        feats, _ = classifier.predict(samples[f"x_{name}"][:n])
+        out[f"fid_{name}"] = M.fid(test_feats.cpu(), feats.cpu())
+        out[f"val_fid_{name}"] = M.fid(val_feats.cpu(), feats.cpu())
+    return out
+
+
 @torch.no_grad()
-def evaluate_model(model: GenerativeModel, test: torch.Tensor, params, generator: torch.Generator) -> dict:
+def evaluate_model(
+    model: GenerativeModel,
+    data: Prepared,
+    samples: dict[str, torch.Tensor],
+    classifier: Classifier | None,
+    params,
+    generator: torch.Generator,
+) -> dict:
     metrics: dict = {}
     if model.has_likelihood:
-        metrics.update(model.likelihood_metrics(test, params, generator))
+        metrics.update(model.likelihood_metrics(data.test.x.to(model.device), params, generator))
+    metrics.update(sample_metrics(samples["x"], data, classifier, params))
+    if classifier is not None and model.samplers:
+        metrics.update(sampler_fids(model, samples, data, classifier, params))
     return metrics
+
+
+def evaluate_real(data: Prepared, classifier: Classifier | None, params) -> dict:
+    """The reference row: the validation split scored as if it were samples, with the same code and n."""
+    return sample_metrics(data.val.x, data, classifier, params)

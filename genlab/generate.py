@@ -26,19 +26,37 @@ def save_grid(images: torch.Tensor, n_levels: int, path: str | Path, nrow: int) 
 
 
 @torch.no_grad()
-def draw_samples(model: GenerativeModel, n: int, generator: torch.Generator, chunk: int = 1000) -> torch.Tensor:
-    return torch.cat([model.sample(min(chunk, n - i), generator) for i in range(0, n, chunk)]).cpu()
+def draw_samples(
+    model: GenerativeModel, n: int, generator: torch.Generator, sampler: str | None = None, chunk: int = 1000
+) -> torch.Tensor:
+    return torch.cat([model.sample(min(chunk, n - i), generator, sampler) for i in range(0, n, chunk)]).cpu()
 
 
 @torch.no_grad()
 def generate_outputs(model: GenerativeModel, test: torch.Tensor, params, generator: torch.Generator, out: Path) -> dict:
-    """Write samples.npz, samples.png and, where the model has them, reconstructions.png and interpolation.png."""
-    samples = draw_samples(model, params.n_samples, generator)
-    write_npz(out / "samples.npz", x=samples.numpy())
+    """Write samples.npz and samples.png and, where the model has them, a grid per alternative
+    sampler, reconstructions.png and interpolation.png.
+
+    samples.npz holds ``x``; for a model with several samplers (``model.samplers``) also
+    ``x_<name>`` for each, ``x`` being the draws of the one ``params.sampler`` names.
+    """
+    if model.samplers:  # each sampler once; `x` is the configured one's draws
+        arrays = {f"x_{name}": draw_samples(model, params.n_samples, generator, name) for name in model.samplers}
+        samples = arrays[f"x_{model.params.sampler}"]
+        arrays = {"x": samples, **arrays}
+    else:
+        samples = draw_samples(model, params.n_samples, generator)
+        arrays = {"x": samples}
+    write_npz(out / "samples.npz", **{k: v.numpy() for k, v in arrays.items()})
     n_grid = min(params.grid_size, len(samples))
-    save_grid(samples[:n_grid], model.n_levels, out / "samples.png", nrow=math.ceil(math.sqrt(n_grid)))
-    written = ["samples.npz", "samples.png"]
-    device = next(model.parameters()).device
+    written = ["samples.npz"]
+    for key, images in arrays.items():
+        if key == f"x_{getattr(model.params, 'sampler', None)}":
+            continue  # the same images as samples.png
+        png = "samples.png" if key == "x" else f"samples_{key[2:]}.png"
+        save_grid(images[:n_grid], model.n_levels, out / png, nrow=math.ceil(math.sqrt(n_grid)))
+        written.append(png)
+    device = model.device
     if hasattr(model, "reconstruct"):
         x = test[: params.n_reconstructions].to(device)
         pairs = torch.cat([x.float(), model.reconstruct(x)])  # originals on top, reconstructions below

@@ -10,11 +10,12 @@ names the key and the problem.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Literal, Optional
 
 import yaml
 from pydantic import Field, ValidationError, create_model, field_validator
 
+from genlab.classifier import ClassifierParams
 from genlab.errors import GenlabError
 from genlab.registry import MODELS
 from genlab.schema import Section
@@ -53,6 +54,10 @@ class EvaluateParams(Section):
     seed: int = Field(0, ge=0)
     iw_samples: int = Field(1000, ge=1)
     batch_size: int = Field(32, ge=1, description="test images per IWAE chunk")
+    n_samples: Optional[int] = Field(None, ge=2, description="samples scored per model; null: the validation split's size")
+    k_precision: int = Field(3, ge=1, description="k of precision and recall")
+    k_density: int = Field(5, ge=1, description="k of density and coverage")
+    kid_subsets: int = Field(100, ge=1)
 
 
 class _CoreParams(Section):
@@ -61,6 +66,7 @@ class _CoreParams(Section):
     data: DataParams = Field(default_factory=DataParams)
     generate: GenerateParams = Field(default_factory=GenerateParams)
     evaluate: EvaluateParams = Field(default_factory=EvaluateParams)
+    classifier: ClassifierParams = Field(default_factory=ClassifierParams)
 
     @field_validator("models")
     @classmethod

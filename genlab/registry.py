@@ -11,10 +11,16 @@ import torch
 
 from genlab.errors import GenlabError
 from genlab.models.base import GenerativeModel
+from genlab.models.independent import Independent
+from genlab.models.markov import Markov
+from genlab.models.mixture import Mixture
 from genlab.models.vae import VAE
 
 MODELS: dict[str, type[GenerativeModel]] = {
     "vae": VAE,
+    "independent": Independent,
+    "markov": Markov,
+    "mixture": Mixture,
 }
 
 CHECKPOINT = "model.pt"

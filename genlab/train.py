@@ -16,7 +16,6 @@ import torch
 from tqdm import tqdm
 
 from genlab.errors import GenlabError
-from genlab.models.base import GenerativeModel
 
 
 class Diverged(GenlabError):
@@ -30,30 +29,37 @@ class FitResult:
     epochs_run: int
 
 
+Tensors = torch.Tensor | tuple[torch.Tensor, ...]
+
+
+def _as_tuple(data: Tensors, device) -> tuple[torch.Tensor, ...]:
+    return tuple(t.to(device) for t in (data if isinstance(data, tuple) else (data,)))
+
+
 @torch.no_grad()
-def mean_loss(model: GenerativeModel, x: torch.Tensor, batch_size: int) -> float:
+def mean_loss(model: torch.nn.Module, data: tuple[torch.Tensor, ...], batch_size: int) -> float:
     model.eval()
-    total = 0.0
-    for batch in x.split(batch_size):
-        total += model.loss(batch).item() * len(batch)
-    return total / len(x)
+    total, n = 0.0, len(data[0])
+    for start in range(0, n, batch_size):
+        batch = tuple(t[start : start + batch_size] for t in data)
+        total += model.loss(*batch).item() * len(batch[0])
+    return total / n
 
 
-def fit_gradient(
-    model: GenerativeModel,
-    train: torch.Tensor,
-    val: torch.Tensor,
-    live=None,
-    progress: bool = True,
-) -> FitResult:
-    """Train ``model`` in place on uint8 tensors; leaves it holding the best validation weights."""
+def fit_gradient(model: torch.nn.Module, train: Tensors, val: Tensors, live=None, progress: bool = True) -> FitResult:
+    """Train ``model`` in place; leaves it holding the best validation weights.
+
+    ``train`` and ``val`` are a tensor or a tuple of tensors (images, labels, ...) split
+    into batches together; ``model.loss(*batch)`` is the mean objective of a batch and
+    ``model.params`` holds the ``GradientParams``.
+    """
     p = model.params
     device = next(model.parameters()).device
-    train, val = train.to(device), val.to(device)
+    train, val = _as_tuple(train, device), _as_tuple(val, device)
     gen = torch.Generator(device="cpu").manual_seed(p.seed)
     opt = torch.optim.Adam(model.parameters(), lr=p.lr, weight_decay=p.weight_decay)
     best_loss, best_epoch, best_state = math.inf, 0, None
-    n = len(train)
+    n = len(train[0])
     bar = tqdm(range(1, p.epochs + 1), desc="train", unit="epoch", disable=None if progress else True, leave=False)
     epoch = 0
     for epoch in bar:
@@ -61,14 +67,14 @@ def fit_gradient(
         order = torch.randperm(n, generator=gen).to(device)
         total = 0.0
         for start in range(0, n, p.batch_size):
-            batch = train[order[start : start + p.batch_size]]
-            loss = model.loss(batch)
+            index = order[start : start + p.batch_size]
+            loss = model.loss(*(t[index] for t in train))
             if not torch.isfinite(loss):
                 raise Diverged(f"training diverged: the loss became {loss.item()} in epoch {epoch}; no model saved")
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
-            total += loss.item() * len(batch)
+            total += loss.item() * len(index)
         train_loss = total / n
         val_loss = mean_loss(model, val, 4 * p.batch_size)
         if not math.isfinite(val_loss):
@@ -89,15 +95,17 @@ def fit_gradient(
     return FitResult(best_epoch=best_epoch, best_val_loss=best_loss, epochs_run=epoch)
 
 
-def train_model(model: GenerativeModel, train: torch.Tensor, val: torch.Tensor, live_dir, progress: bool = True) -> dict:
+def train_model(model: torch.nn.Module, train: Tensors, val: Tensors, live_dir, progress: bool = True) -> dict:
     """Fit any model: the shared gradient loop with DVCLive curves, or the model's closed-form ``fit``."""
-    if not model.trains_by_gradient:
-        model.fit(train, val)
-        return {"epochs": 0}
+    if not getattr(model, "trains_by_gradient", True):
+        return model.fit(train, val)
     from dvclive import Live
 
     # dvcyaml=None: DVCLive must not edit dvc.yaml; save_dvc_exp=False: DVC runs the experiment.
     with Live(dir=str(live_dir), dvcyaml=None, save_dvc_exp=False, report=None) as live:
         result = fit_gradient(model, train, val, live=live, progress=progress)
         live.summary["best_epoch"] = result.best_epoch
-    return {"best_epoch": result.best_epoch, "best_val_loss": result.best_val_loss, "epochs": result.epochs_run}
+    summary = {"best_epoch": result.best_epoch, "best_val_loss": result.best_val_loss, "epochs": result.epochs_run}
+    if hasattr(model, "finish_fit"):
+        summary.update(model.finish_fit(train))
+    return summary

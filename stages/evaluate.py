@@ -1,27 +1,43 @@
-"""Score a trained model on the test split and write metrics/<model>.json.
+"""Score a trained model, or the real reference row, and write metrics/<name>.json.
 
-Reads `device` and `evaluate:`. For the VAE: the importance-weighted bound with
-`evaluate.iw_samples` samples (`nll`, nats per image) and its standard error, the negative
-ELBO with its reconstruction and KL terms, and bits per dimension. The test split is read
-here and nowhere else.
+Reads `device` and `evaluate:`. Likelihood on the test split (nats per image; for the VAE
+the importance-weighted bound with `evaluate.iw_samples` samples, the negative ELBO and
+its terms). Sample metrics of the model's samples against the test split in the frozen
+classifier's features (fid, kid, precision, recall, density, coverage, inception_score,
+classes_covered) and memorisation against the train split in pixel space
+(nn_distance_ratio, exact_copy_rate). With --real, the validation split is scored as if
+it were samples: the reference every model is read against.
 """
 
 from genlab import cli, registry, runtime
+from genlab.classifier import Classifier
 from genlab.data import load_prepared
-from genlab.evaluate import evaluate_model
+from genlab.evaluate import evaluate_model, evaluate_real, load_samples
 from genlab.io import write_json
 from genlab.params import load_params
+
+CLASSIFIER = "models/classifier/classifier.pt"
 
 
 def main(args) -> None:
     params = load_params(args.params)
     device = runtime.setup(params.device, params.evaluate.seed)
-    _, model = registry.load(f"models/{args.model}/{registry.CHECKPOINT}", device)
-    data = load_prepared("data/prepared", splits=("test",))
-    metrics = evaluate_model(model, data.test.x.to(device), params.evaluate, runtime.generator(params.evaluate.seed, device))
-    write_json(f"metrics/{args.model}.json", metrics)
-    print(f"evaluate {args.model}: " + ", ".join(f"{k} {v:.6g}" for k, v in metrics.items()))
+    data = load_prepared("data/prepared")
+    classifier = Classifier.load(CLASSIFIER, device="cpu") if data.meta["has_labels"] else None
+    if args.real:
+        name, metrics = "real", evaluate_real(data, classifier, params.evaluate)
+    else:
+        name, model = registry.load(f"models/{args.model}/{registry.CHECKPOINT}", device)
+        samples = load_samples(f"samples/{args.model}/samples.npz")
+        gen = runtime.generator(params.evaluate.seed, device)
+        metrics = evaluate_model(model, data, samples, classifier, params.evaluate, gen)
+    write_json(f"metrics/{name}.json", metrics)
+    print(f"evaluate {name}: " + ", ".join(f"{k} {v:.6g}" for k, v in metrics.items() if isinstance(v, (int, float))))
 
 
 if __name__ == "__main__":
-    cli.run(main, cli.parser(__doc__, model_arg=True).parse_args())
+    parser = cli.parser(__doc__)
+    which = parser.add_mutually_exclusive_group(required=True)
+    which.add_argument("--model", choices=sorted(registry.MODELS), help="the model to score")
+    which.add_argument("--real", action="store_true", help="score the validation split: the reference row")
+    cli.run(main, parser.parse_args())

@@ -18,14 +18,14 @@ DATA = "data/prepared"
 def main(args) -> None:
     params = load_params(args.params)
     model_params = params.model_params(args.model)
-    device = runtime.setup(params.device, model_params.seed)
+    device = runtime.setup(params.device, getattr(model_params, "seed", 0))
     data = load_prepared(DATA, splits=("train", "val"))
     model = registry.build(args.model, model_params, data.meta).to(device)
     with atomic_dir(f"models/{args.model}") as out:
         summary = train_model(model, data.train.x, data.val.x, live_dir=out / "live")
         registry.save(model.cpu(), args.model, data.meta, out / registry.CHECKPOINT)
         write_json(out / "train.json", summary)
-    print(f"train {args.model}: " + ", ".join(f"{k} {v:.6g}" for k, v in summary.items()))
+    print(f"train {args.model}: " + (", ".join(f"{k} {v:.6g}" for k, v in summary.items()) or "fitted"))
 
 
 if __name__ == "__main__":

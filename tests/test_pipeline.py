@@ -16,12 +16,20 @@ from conftest import ROOT
 
 PROJECT = ["genlab", "stages", "dvc.yaml", "params.yaml", ".dvcignore"]
 TINY = {
-    "vae": {"epochs": 3, "patience": 2, "hidden": [32], "latent_dim": 2, "train_k": 2},
+    "vae": {"epochs": 3, "patience": 2, "hidden": [32], "latent_dim": 2, "train_k": 2, "gmm_components": 2},
+    "mixture": {"max_iter": 5},
+    "classifier": {"epochs": 3, "hidden": [32], "feature_dim": 8},
     "generate": {"n_samples": 40, "grid_size": 16, "n_reconstructions": 4, "interpolation_steps": 3},
-    "evaluate": {"iw_samples": 20},
+    "evaluate": {"iw_samples": 20, "n_samples": 30, "kid_subsets": 5},
 }
-ALL_STAGES = {"preprocess", "train@vae", "generate@vae", "evaluate@vae"}
-VAE_KEYS = {"nll", "nll_stderr", "neg_elbo", "bits_per_dim", "recon", "kl", "n_test"}
+MODELS = ["vae", "independent", "markov", "mixture"]
+PER_MODEL = {f"{stage}@{m}" for stage in ("train", "generate", "evaluate") for m in MODELS}
+ALL_STAGES = {"preprocess", "classifier", "real", "summary"} | PER_MODEL
+VAE_KEYS = {"nll", "nll_stderr", "neg_elbo", "bits_per_dim", "recon", "kl", "n_test", "fid_prior", "fid_gmm"}
+SAMPLE_KEYS = {
+    "fid", "kid", "precision", "recall", "density", "coverage", "inception_score", "classes_covered",
+    "nn_distance_ratio", "exact_copy_rate", "n_samples",
+}
 
 
 def sh(repo, env, *cmd, ok=True):
@@ -83,12 +91,24 @@ def reproduced(repo, env):
     return proc
 
 
+def read(repo, name):
+    return json.loads((repo / "metrics" / f"{name}.json").read_text())
+
+
 def test_first_repro_runs_every_stage_and_writes_metrics(repo, reproduced):
     assert stages_run(reproduced) == ALL_STAGES
-    metrics = json.loads((repo / "metrics" / "vae.json").read_text())
-    assert VAE_KEYS <= set(metrics)
-    assert metrics["nll"] <= metrics["neg_elbo"]
-    for f in ["samples.npz", "samples.png", "reconstructions.png", "interpolation.png"]:
+    vae = read(repo, "vae")
+    assert VAE_KEYS | SAMPLE_KEYS <= set(vae)
+    assert vae["nll"] <= vae["neg_elbo"]
+    for name in ["independent", "markov", "mixture"]:
+        assert {"nll", "bits_per_dim"} | SAMPLE_KEYS <= set(read(repo, name))
+    real = read(repo, "real")
+    assert SAMPLE_KEYS <= set(real) and "nll" not in real
+    assert {r["n_samples"] for r in map(lambda n: read(repo, n), [*MODELS, "real"])} == {30}
+    assert "test_accuracy" in read(repo, "classifier")
+    summary = (repo / "metrics" / "summary.md").read_text()
+    assert all(f"| {name}" in summary for name in [*MODELS, "real"])
+    for f in ["samples.npz", "samples.png", "samples_prior.png", "reconstructions.png", "interpolation.png"]:
         assert (repo / "samples" / "vae" / f).stat().st_size > 0
     assert (repo / "models" / "vae" / "live" / "plots" / "metrics" / "val" / "loss.tsv").exists()
     # outputs are DVC's, ignored by git; the metrics file is tracked by git
@@ -98,15 +118,15 @@ def test_first_repro_runs_every_stage_and_writes_metrics(repo, reproduced):
 
 def test_forced_rerun_is_bit_for_bit_identical(repo, env, reproduced):
     before = (repo / "metrics" / "vae.json").read_bytes()
-    proc = sh(repo, env, "dvc", "repro", "-f")
-    assert stages_run(proc) == ALL_STAGES
+    proc = sh(repo, env, "dvc", "repro", "-f", "evaluate@vae")  # the stage and everything upstream of it
+    assert stages_run(proc) == {"preprocess", "classifier", "train@vae", "generate@vae", "evaluate@vae"}
     assert (repo / "metrics" / "vae.json").read_bytes() == before
     assert sh(repo, env, "git", "status", "--porcelain").stdout == ""  # dvc.lock too: same hashes
 
 
 def test_vae_param_reruns_the_vae_stages_only(repo, env, reproduced):
     proc = sh(repo, env, "dvc", "exp", "run", "-S", "vae.lr=1e-4")
-    assert stages_run(proc) == {"train@vae", "generate@vae", "evaluate@vae"}
+    assert stages_run(proc) == {"train@vae", "generate@vae", "evaluate@vae", "summary"}
     assert "nll" in sh(repo, env, "dvc", "exp", "show", "--no-pager", "--md").stdout
     diff = sh(repo, env, "dvc", "metrics", "diff", "--md").stdout
     assert "metrics/vae.json" in diff and "nll" in diff
@@ -114,9 +134,18 @@ def test_vae_param_reruns_the_vae_stages_only(repo, env, reproduced):
     sh(repo, env, "dvc", "checkout", "-q")
 
 
+def test_markov_param_reruns_the_markov_stages_only(repo, env, reproduced):
+    proc = sh(repo, env, "dvc", "exp", "run", "-S", "markov.smoothing=2.0")
+    assert stages_run(proc) == {"train@markov", "generate@markov", "evaluate@markov", "summary"}
+    sh(repo, env, "git", "checkout", "--", ".")
+    sh(repo, env, "dvc", "checkout", "-q")
+
+
 def test_generate_param_does_not_retrain(repo, env, reproduced):
-    proc = sh(repo, env, "dvc", "exp", "run", "-S", "generate.n_samples=30")
-    assert stages_run(proc) == {"generate@vae"}
+    proc = sh(repo, env, "dvc", "exp", "run", "-S", "generate.n_samples=35")
+    ran = stages_run(proc)
+    assert {f"generate@{m}" for m in MODELS} <= ran
+    assert not any(s.startswith("train@") for s in ran) and "preprocess" not in ran and "classifier" not in ran
     sh(repo, env, "git", "checkout", "--", ".")
     sh(repo, env, "dvc", "checkout", "-q")
 

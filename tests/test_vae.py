@@ -4,7 +4,6 @@ import pytest
 import torch
 
 from genlab.data import load_prepared, prepare
-from genlab.evaluate import evaluate_model
 from genlab.models.vae import VAE, categorical_log_prob, gaussian_kl
 from genlab.params import DataParams, EvaluateParams
 from genlab.train import fit_gradient
@@ -82,8 +81,24 @@ def test_trained_model_has_nll_below_neg_elbo_and_beats_uniform(digits):
     model = VAE(VAE.Params(epochs=15, hidden=[64], latent_dim=4, lr=3e-3, train_k=1), (1, 8, 8), 17)
     result = fit_gradient(model, digits.train.x, digits.val.x, progress=False)
     assert 1 <= result.best_epoch <= 15
-    metrics = evaluate_model(model, digits.test.x, EvaluateParams(iw_samples=200), torch.Generator().manual_seed(0))
+    metrics = model.likelihood_metrics(digits.test.x, EvaluateParams(iw_samples=200), torch.Generator().manual_seed(0))
     assert metrics["nll"] <= metrics["neg_elbo"]
     assert metrics["nll"] < 64 * math.log(17)  # the uniform model: 181.3 nats
     assert metrics["bits_per_dim"] == pytest.approx(metrics["nll"] / (64 * math.log(2)))
     assert metrics["n_test"] == 359
+
+
+def test_gmm_sampler_is_fitted_to_the_training_codes(digits):
+    torch.manual_seed(0)
+    model = VAE(VAE.Params(epochs=3, hidden=[32], latent_dim=2, gmm_components=3, train_k=1), (1, 8, 8), 17)
+    fit_gradient(model, digits.train.x, digits.val.x, progress=False)
+    model.finish_fit(digits.train.x)
+    codes = model.encode(digits.train.x)[0].detach()
+    g = torch.Generator().manual_seed(0)
+    z = model.sample_latent(20000, g, "gmm")
+    assert torch.allclose(z.mean(0), codes.mean(0), atol=0.05 * codes.std(0).max().item())
+    assert torch.allclose(z.std(0), codes.std(0), rtol=0.1)
+    prior = model.sample_latent(20000, g, "prior")
+    assert prior.mean(0).abs().max() < 0.05 and (prior.std(0) - 1).abs().max() < 0.05
+    for sampler in VAE.samplers:
+        assert model.sample(7, g, sampler).shape == (7, 1, 8, 8)

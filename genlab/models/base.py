@@ -9,6 +9,7 @@ same discrete scale (nats per image) through ``likelihood_metrics``.
 
 from __future__ import annotations
 
+import itertools
 import math
 from typing import ClassVar
 
@@ -30,6 +31,12 @@ class GenerativeModel(nn.Module):
         self.n_levels = int(n_levels)
 
     @property
+    def device(self) -> torch.device:
+        for t in itertools.chain(self.parameters(), self.buffers()):
+            return t.device
+        return torch.device("cpu")
+
+    @property
     def dim(self) -> int:
         return math.prod(self.shape)
 
@@ -42,9 +49,15 @@ class GenerativeModel(nn.Module):
         """Closed-form fit on uint8 training images; returns what to log."""
         raise NotImplementedError
 
+    def finish_fit(self, train: torch.Tensor) -> dict:
+        """Anything fitted after the weights (a latent sampler, say); returns what to log."""
+        return {}
+
     # -- sampling ---------------------------------------------------------------
-    def sample(self, n: int, generator: torch.Generator) -> torch.Tensor:
-        """``n`` uint8 images drawn from the model."""
+    samplers: ClassVar[tuple[str, ...]] = ()  # alternative ways to sample, each scored on its own
+
+    def sample(self, n: int, generator: torch.Generator, sampler: str | None = None) -> torch.Tensor:
+        """``n`` uint8 images drawn from the model (with ``sampler``, one of ``samplers``)."""
         raise NotImplementedError
 
     # -- likelihood -------------------------------------------------------------

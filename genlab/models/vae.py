@@ -10,7 +10,9 @@ reports both the negative ELBO and the IWAE bound with ``evaluate.iw_samples``.
 from __future__ import annotations
 
 import math
+from typing import Literal
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from pydantic import Field, field_validator
@@ -46,6 +48,7 @@ def categorical_log_prob(logits: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
 
 class VAE(GenerativeModel):
     trains_by_gradient = True
+    samplers = ("prior", "gmm")
 
     class Params(GradientParams):
         # Defaults chosen on the validation split's IWAE bound (see README).
@@ -53,6 +56,8 @@ class VAE(GenerativeModel):
         latent_dim: int = Field(16, ge=1)
         hidden: list[int] = Field(default_factory=lambda: [256, 256], min_length=1)
         train_k: int = Field(5, ge=1, description="importance samples in the training bound (1 = ELBO)")
+        sampler: Literal["prior", "gmm"] = "gmm"
+        gmm_components: int = Field(10, ge=1, description="components of the mixture fitted to the training codes")
 
         @field_validator("hidden", mode="before")
         @classmethod
@@ -72,6 +77,12 @@ class VAE(GenerativeModel):
         self.latent_dim = params.latent_dim
         self.encoder = mlp([d, *h, 2 * params.latent_dim])
         self.decoder = mlp([params.latent_dim, *reversed(h), d * L])
+        # The "gmm" sampler: a Gaussian mixture fitted to the training codes after training
+        # (ex-post density estimation, Ghosh et al. 2020).
+        K, z = params.gmm_components, params.latent_dim
+        self.register_buffer("gmm_log_weights", torch.full((K,), -math.log(K)))
+        self.register_buffer("gmm_means", torch.zeros(K, z))
+        self.register_buffer("gmm_scale_tril", torch.eye(z).expand(K, z, z).clone())
 
     # -- pieces -----------------------------------------------------------------
     def _inputs(self, x: torch.Tensor) -> torch.Tensor:
@@ -116,14 +127,34 @@ class VAE(GenerativeModel):
         log_w, _ = self.log_weights(x, k)
         return -(torch.logsumexp(log_w, 0) - math.log(k)).float().mean()
 
+    @torch.no_grad()
+    def finish_fit(self, train: torch.Tensor) -> dict:
+        """Fit the latent mixture of the "gmm" sampler to the means of q(z|x) over the training images."""
+        from sklearn.mixture import GaussianMixture
+
+        self.eval()
+        codes = torch.cat([self.encode(b.to(self.gmm_means.device))[0] for b in train.split(1024)]).double().cpu().numpy()
+        gmm = GaussianMixture(self.params.gmm_components, covariance_type="full", random_state=self.params.seed)
+        gmm.fit(codes)
+        device = self.gmm_means.device
+        self.gmm_log_weights.copy_(torch.from_numpy(np.log(gmm.weights_)).to(device))
+        self.gmm_means.copy_(torch.from_numpy(gmm.means_).to(device))
+        self.gmm_scale_tril.copy_(torch.from_numpy(np.linalg.cholesky(gmm.covariances_)).to(device))
+        return {"gmm_train_log_likelihood": float(gmm.score(codes))}
+
     # -- sampling ---------------------------------------------------------------
-    def sample_latent(self, n: int, generator: torch.Generator) -> torch.Tensor:
-        device = next(self.parameters()).device
-        return torch.randn((n, self.latent_dim), generator=generator, device=device)
+    def sample_latent(self, n: int, generator: torch.Generator, sampler: str | None = None) -> torch.Tensor:
+        sampler = sampler or self.params.sampler
+        device = self.gmm_means.device
+        eps = torch.randn((n, self.latent_dim), generator=generator, device=device)
+        if sampler == "prior":
+            return eps
+        k = torch.multinomial(self.gmm_log_weights.exp(), n, replacement=True, generator=generator)
+        return self.gmm_means[k] + (self.gmm_scale_tril[k] @ eps.unsqueeze(-1)).squeeze(-1)
 
     @torch.no_grad()
-    def sample(self, n: int, generator: torch.Generator) -> torch.Tensor:
-        z = self.sample_latent(n, generator)
+    def sample(self, n: int, generator: torch.Generator, sampler: str | None = None) -> torch.Tensor:
+        z = self.sample_latent(n, generator, sampler)
         probs = torch.softmax(self.decode_logits(z), dim=-1).reshape(-1, self.n_levels)
         draws = torch.multinomial(probs, 1, generator=generator)
         return draws.reshape(n, *self.shape).to(torch.uint8)

@@ -1,0 +1,136 @@
+"""Sample metrics: how generated images compare with real ones.
+
+In the frozen classifier's penultimate features: FID and KID (torchmetrics, fed our own
+features through an identity module so nothing is downloaded), precision and recall
+(Kynkäänniemi et al. 2019), density and coverage (Naeem et al. 2020), the classifier's
+Inception Score and the number of classes the samples cover. In pixel space, memorisation:
+the nearest-neighbour distance ratio and the exact-copy rate against the training images.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import torch
+from sklearn.neighbors import NearestNeighbors
+from torch import nn
+from torchmetrics.image.fid import FrechetInceptionDistance
+from torchmetrics.image.inception import InceptionScore
+from torchmetrics.image.kid import KernelInceptionDistance
+
+
+class _Given(nn.Module):
+    """A 'feature extractor' that returns its input: the features are computed beforehand."""
+
+    def __init__(self, num_features: int):
+        super().__init__()
+        self.num_features = num_features
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x
+
+
+def _quiet(metric_class, **kwargs):
+    """A torchmetrics metric, without its warning that it keeps features in memory (ours are small)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        return metric_class(**kwargs)
+
+
+def fid(real: torch.Tensor, fake: torch.Tensor) -> float:
+    metric = _quiet(FrechetInceptionDistance, feature=_Given(real.shape[1]), reset_real_features=True)
+    metric.set_dtype(torch.float64)
+    metric.update(real.double(), real=True)
+    metric.update(fake.double(), real=False)
+    return metric.compute().item()
+
+
+def kid(real: torch.Tensor, fake: torch.Tensor, subsets: int, generator_seed: int = 0) -> float:
+    """Unbiased polynomial-kernel MMD^2, averaged over random subsets of half the smaller set."""
+    subset_size = max(2, min(len(real), len(fake)) // 2)
+    metric = _quiet(KernelInceptionDistance, feature=_Given(real.shape[1]), subsets=subsets, subset_size=subset_size)
+    metric.update(real.double(), real=True)
+    metric.update(fake.double(), real=False)
+    with torch.random.fork_rng():
+        torch.manual_seed(generator_seed)
+        mean, _ = metric.compute()
+    return mean.item()
+
+
+def inception_score(logits: torch.Tensor) -> float:
+    """exp E_x KL(p(y|x) || p(y)) in the classifier's predictions, one split."""
+    metric = _quiet(InceptionScore, feature=_Given(logits.shape[1]), splits=1)
+    metric.update(logits.double())
+    with torch.random.fork_rng(), warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # the std over one split is undefined; we use the mean
+        torch.manual_seed(0)
+        mean, _ = metric.compute()
+    return mean.item()
+
+
+def _kth_neighbour_radii(x: np.ndarray, k: int) -> np.ndarray:
+    """Distance from each point to its k-th nearest neighbour in the same set (itself excluded)."""
+    k = min(k, len(x) - 1)
+    dist, _ = NearestNeighbors(n_neighbors=k + 1).fit(x).kneighbors(x)
+    return dist[:, k]
+
+
+def _pairwise(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    return torch.cdist(torch.from_numpy(a), torch.from_numpy(b)).numpy()
+
+
+def precision_recall(real: np.ndarray, fake: np.ndarray, k: int = 3) -> tuple[float, float]:
+    """Kynkäänniemi et al. 2019: the share of fake points inside the real k-NN balls, and vice versa."""
+    real_r, fake_r = _kth_neighbour_radii(real, k), _kth_neighbour_radii(fake, k)
+    d = _pairwise(real, fake)  # (R, F)
+    precision = (d <= real_r[:, None]).any(0).mean()
+    recall = (d <= fake_r[None, :]).any(1).mean()
+    return float(precision), float(recall)
+
+
+def density_coverage(real: np.ndarray, fake: np.ndarray, k: int = 5) -> tuple[float, float]:
+    """Naeem et al. 2020: how many real k-NN balls hold each fake point, and the share of real balls hit."""
+    real_r = _kth_neighbour_radii(real, k)
+    inside = _pairwise(real, fake) <= real_r[:, None]  # (R, F)
+    density = inside.sum() / (k * fake.shape[0])
+    coverage = inside.any(1).mean()
+    return float(density), float(coverage)
+
+
+def memorisation(samples: torch.Tensor, train: torch.Tensor, test: torch.Tensor) -> dict:
+    """Pixel space: median nearest-train distance of samples over that of test images, and exact copies."""
+    flat = lambda t: t.reshape(len(t), -1).numpy().astype(np.float32)  # noqa: E731
+    nn_train = NearestNeighbors(n_neighbors=1).fit(flat(train))
+    d_samples = nn_train.kneighbors(flat(samples))[0][:, 0]
+    d_test = nn_train.kneighbors(flat(test))[0][:, 0]
+    seen = {row.tobytes() for row in train.reshape(len(train), -1).numpy()}
+    copies = np.mean([row.tobytes() in seen for row in samples.reshape(len(samples), -1).numpy()])
+    return {
+        "nn_distance_ratio": float(np.median(d_samples) / np.median(d_test)),
+        "exact_copy_rate": float(copies),
+    }
+
+
+def feature_metrics(
+    real_feats: torch.Tensor,
+    fake_feats: torch.Tensor,
+    fake_logits: torch.Tensor,
+    k_precision: int = 3,
+    k_density: int = 5,
+    kid_subsets: int = 100,
+) -> dict:
+    """Every metric that lives in the classifier's feature space."""
+    r, f = real_feats.double().numpy(), fake_feats.double().numpy()
+    precision, recall = precision_recall(r, f, k_precision)
+    density, coverage = density_coverage(r, f, k_density)
+    return {
+        "fid": fid(real_feats, fake_feats),
+        "kid": kid(real_feats, fake_feats, kid_subsets),
+        "precision": precision,
+        "recall": recall,
+        "density": density,
+        "coverage": coverage,
+        "inception_score": inception_score(fake_logits),
+        "classes_covered": int(fake_logits.argmax(1).unique().numel()),
+    }

@@ -1,0 +1,42 @@
+"""Train the feature classifier on the train split; freeze it for every sample metric.
+
+Reads `device` and `classifier:`; writes models/classifier/ (classifier.pt, train.json,
+live/ curves) and metrics/classifier.json (val_accuracy, test_accuracy). Its penultimate
+features are the space in which FID, KID, precision/recall and density/coverage are measured.
+"""
+
+from genlab import cli, runtime
+from genlab.classifier import Classifier
+from genlab.data import load_prepared
+from genlab.io import atomic_dir, write_json
+from genlab.params import load_params
+from genlab.train import train_model
+
+
+def main(args) -> None:
+    params = load_params(args.params)
+    p = params.classifier
+    device = runtime.setup(params.device, p.seed)
+    data = load_prepared("data/prepared")
+    with atomic_dir("models/classifier") as out:
+        if not data.meta["has_labels"]:
+            write_json(out / "train.json", {"note": "no labels: no classifier"})
+            metrics = {"note": "no labels: no classifier, the sample metrics that need one are skipped"}
+        else:
+            model = Classifier(p, data.meta["shape"], data.meta["n_levels"], data.meta["n_classes"]).to(device)
+            summary = train_model(model, (data.train.x, data.train.y), (data.val.x, data.val.y), live_dir=out / "live")
+            model.cpu().save(out / "classifier.pt", data.meta)
+            write_json(out / "train.json", summary)
+            model.eval()
+            metrics = {
+                "val_accuracy": model.accuracy(data.val.x, data.val.y),
+                "test_accuracy": model.accuracy(data.test.x, data.test.y),
+                "n_test": len(data.test.x),
+                "feature_dim": p.feature_dim,
+            }
+    write_json("metrics/classifier.json", metrics)
+    print("classifier: " + ", ".join(f"{k} {v}" for k, v in metrics.items()))
+
+
+if __name__ == "__main__":
+    cli.run(main, cli.parser(__doc__).parse_args())

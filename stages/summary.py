@@ -1,0 +1,19 @@
+"""Join every model's metrics and the real reference row into one comparison table.
+
+Reads `models` and metrics/<model>.json, metrics/real.json; writes metrics/summary.csv and
+metrics/summary.md, one row per model plus `real`, sorted by test nll.
+"""
+
+from genlab import cli
+from genlab.params import load_params
+from genlab.summary import summary_table, write_summary
+
+
+def main(args) -> None:
+    params = load_params(args.params)
+    table = summary_table("metrics", params.models)
+    print(write_summary(table, "metrics/summary.csv", "metrics/summary.md"), end="")
+
+
+if __name__ == "__main__":
+    cli.run(main, cli.parser(__doc__).parse_args())
