@@ -62,10 +62,9 @@ def generate_outputs(model: GenerativeModel, test: torch.Tensor, params, generat
         pairs = torch.cat([x.float(), model.reconstruct(x)])  # originals on top, reconstructions below
         save_grid(pairs, model.n_levels, out / "reconstructions.png", nrow=len(x))
         written.append("reconstructions.png")
-    if hasattr(model, "interpolate"):
+    if hasattr(model, "interpolation_strip"):
         rows = min(8, len(test) // 2)
-        a, b = test[:rows].to(device), test[rows : 2 * rows].to(device)
-        strip = model.interpolate(a, b, params.interpolation_steps)
+        strip = model.interpolation_strip(test.to(device), rows, params.interpolation_steps, generator)
         save_grid(strip.flatten(0, 1), model.n_levels, out / "interpolation.png", nrow=params.interpolation_steps)
         written.append("interpolation.png")
     return {"n_samples": len(samples), "files": written}

@@ -11,6 +11,7 @@ import torch
 
 from genlab.errors import GenlabError
 from genlab.models.base import GenerativeModel
+from genlab.models.gan import GAN
 from genlab.models.independent import Independent
 from genlab.models.markov import Markov
 from genlab.models.mixture import Mixture
@@ -21,6 +22,7 @@ MODELS: dict[str, type[GenerativeModel]] = {
     "independent": Independent,
     "markov": Markov,
     "mixture": Mixture,
+    "gan": GAN,
 }
 
 CHECKPOINT = "model.pt"

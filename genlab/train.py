@@ -46,18 +46,47 @@ def mean_loss(model: torch.nn.Module, data: tuple[torch.Tensor, ...], batch_size
     return total / n
 
 
+class NonFinite(Exception):
+    """Raised by a training step whose loss is NaN or infinite, before any weight moves."""
+
+
+def check_finite(loss: torch.Tensor, name: str = "loss") -> torch.Tensor:
+    if not torch.isfinite(loss):
+        raise NonFinite(f"the {name} became {loss.item()}")
+    return loss
+
+
+def default_step(model: torch.nn.Module, batch: tuple, optimizers: list) -> dict[str, torch.Tensor]:
+    """One Adam step on ``model.loss(*batch)``: what every single-objective model uses."""
+    (opt,) = optimizers
+    loss = check_finite(model.loss(*batch))
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    opt.step()
+    return {"loss": loss.detach()}
+
+
 def fit_gradient(model: torch.nn.Module, train: Tensors, val: Tensors, live=None, progress: bool = True) -> FitResult:
-    """Train ``model`` in place; leaves it holding the best validation weights.
+    """Train ``model`` in place; leaves it holding the weights that did best on validation.
 
     ``train`` and ``val`` are a tensor or a tuple of tensors (images, labels, ...) split
-    into batches together; ``model.loss(*batch)`` is the mean objective of a batch and
-    ``model.params`` holds the ``GradientParams``.
+    into batches together; ``model.params`` holds the ``GradientParams``. A model with one
+    objective supplies ``loss(*batch)``, the mean over the batch. A model with several (a
+    GAN) supplies ``make_optimizers()`` and ``train_step(batch, optimizers)`` returning its
+    losses, and may supply ``validation_score(val, epoch)`` (lower is better; None on
+    epochs it is not measured) named by ``validation_metric``.
     """
     p = model.params
     device = next(model.parameters()).device
     train, val = _as_tuple(train, device), _as_tuple(val, device)
     gen = torch.Generator(device="cpu").manual_seed(p.seed)
-    opt = torch.optim.Adam(model.parameters(), lr=p.lr, weight_decay=p.weight_decay)
+    if hasattr(model, "make_optimizers"):
+        optimizers = model.make_optimizers()
+    else:
+        optimizers = [torch.optim.Adam(model.parameters(), lr=p.lr, weight_decay=p.weight_decay)]
+    step = getattr(model, "train_step", None) or (lambda batch, opts: default_step(model, batch, opts))
+    score = getattr(model, "validation_score", None) or (lambda v, epoch: mean_loss(model, v, 4 * p.batch_size))
+    metric = getattr(model, "validation_metric", "loss")
     best_loss, best_epoch, best_state = math.inf, 0, None
     n = len(train[0])
     bar = tqdm(range(1, p.epochs + 1), desc="train", unit="epoch", disable=None if progress else True, leave=False)
@@ -65,31 +94,33 @@ def fit_gradient(model: torch.nn.Module, train: Tensors, val: Tensors, live=None
     for epoch in bar:
         model.train()
         order = torch.randperm(n, generator=gen).to(device)
-        total = 0.0
-        for start in range(0, n, p.batch_size):
-            index = order[start : start + p.batch_size]
-            loss = model.loss(*(t[index] for t in train))
-            if not torch.isfinite(loss):
-                raise Diverged(f"training diverged: the loss became {loss.item()} in epoch {epoch}; no model saved")
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            total += loss.item() * len(index)
-        train_loss = total / n
-        val_loss = mean_loss(model, val, 4 * p.batch_size)
-        if not math.isfinite(val_loss):
-            raise Diverged(f"training diverged: the validation loss became {val_loss} in epoch {epoch}; no model saved")
-        if val_loss < best_loss:
+        totals: dict[str, float] = {}
+        try:
+            for start in range(0, n, p.batch_size):
+                index = order[start : start + p.batch_size]
+                for name, value in step(tuple(t[index] for t in train), optimizers).items():
+                    totals[name] = totals.get(name, 0.0) + value.item() * len(index)
+        except NonFinite as exc:
+            raise Diverged(f"training diverged: {exc} in epoch {epoch}; no model saved") from None
+        val_loss = score(val, epoch)
+        if val_loss is not None and not math.isfinite(val_loss):
+            raise Diverged(f"training diverged: the validation {metric} became {val_loss} in epoch {epoch}; no model saved")
+        if val_loss is not None and val_loss < best_loss:
             best_loss, best_epoch = val_loss, epoch
             best_state = copy.deepcopy(model.state_dict())
         if live is not None:
-            live.log_metric("train/loss", train_loss)
-            live.log_metric("val/loss", val_loss)
+            for name, total in totals.items():
+                live.log_metric(f"train/{name}", total / n)
+            if val_loss is not None:
+                live.log_metric(f"val/{metric}", val_loss)
             live.next_step()
-        bar.set_postfix(train=f"{train_loss:.2f}", val=f"{val_loss:.2f}", best=f"{best_loss:.2f}@{best_epoch}")
+        shown = {k: f"{v / n:.3g}" for k, v in totals.items()}
+        bar.set_postfix(**shown, val="-" if val_loss is None else f"{val_loss:.3g}", best=f"{best_loss:.3g}@{best_epoch}")
         if epoch - best_epoch >= p.patience:
             break
     bar.close()
+    if best_state is None:
+        raise Diverged(f"training measured no validation {metric} in {epoch} epochs; no model saved")
     model.load_state_dict(best_state)
     model.eval()
     return FitResult(best_epoch=best_epoch, best_val_loss=best_loss, epochs_run=epoch)

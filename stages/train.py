@@ -7,12 +7,14 @@ Nothing is saved if the loss becomes NaN or infinite.
 """
 
 from genlab import cli, registry, runtime
+from genlab.classifier import Classifier
 from genlab.data import load_prepared
 from genlab.io import atomic_dir, write_json
 from genlab.params import load_params
 from genlab.train import train_model
 
 DATA = "data/prepared"
+CLASSIFIER = "models/classifier/classifier.pt"
 
 
 def main(args) -> None:
@@ -21,6 +23,8 @@ def main(args) -> None:
     device = runtime.setup(params.device, getattr(model_params, "seed", 0))
     data = load_prepared(DATA, splits=("train", "val"))
     model = registry.build(args.model, model_params, data.meta).to(device)
+    if getattr(model, "needs_classifier", False):  # checkpoints chosen by validation FID
+        model.attach_classifier(Classifier.load(CLASSIFIER))
     with atomic_dir(f"models/{args.model}") as out:
         summary = train_model(model, data.train.x, data.val.x, live_dir=out / "live")
         registry.save(model.cpu(), args.model, data.meta, out / registry.CHECKPOINT)

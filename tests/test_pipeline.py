@@ -18,11 +18,12 @@ PROJECT = ["genlab", "stages", "dvc.yaml", "params.yaml", ".dvcignore"]
 TINY = {
     "vae": {"epochs": 3, "patience": 2, "hidden": [32], "latent_dim": 2, "train_k": 2, "gmm_components": 2},
     "mixture": {"max_iter": 5},
+    "gan": {"epochs": 2, "eval_every": 1, "n_eval": 20, "hidden": [16], "latent_dim": 4},
     "classifier": {"epochs": 3, "hidden": [32], "feature_dim": 8},
     "generate": {"n_samples": 40, "grid_size": 16, "n_reconstructions": 4, "interpolation_steps": 3},
     "evaluate": {"iw_samples": 20, "n_samples": 30, "kid_subsets": 5},
 }
-MODELS = ["vae", "independent", "markov", "mixture"]
+MODELS = ["vae", "independent", "markov", "mixture", "gan"]
 PER_MODEL = {f"{stage}@{m}" for stage in ("train", "generate", "evaluate") for m in MODELS}
 ALL_STAGES = {"preprocess", "classifier", "real", "summary"} | PER_MODEL
 VAE_KEYS = {"nll", "nll_stderr", "neg_elbo", "bits_per_dim", "recon", "kl", "n_test", "fid_prior", "fid_gmm"}
@@ -102,6 +103,8 @@ def test_first_repro_runs_every_stage_and_writes_metrics(repo, reproduced):
     assert vae["nll"] <= vae["neg_elbo"]
     for name in ["independent", "markov", "mixture"]:
         assert {"nll", "bits_per_dim"} | SAMPLE_KEYS <= set(read(repo, name))
+    gan = read(repo, "gan")
+    assert SAMPLE_KEYS <= set(gan) and "nll" not in gan
     real = read(repo, "real")
     assert SAMPLE_KEYS <= set(real) and "nll" not in real
     assert {r["n_samples"] for r in map(lambda n: read(repo, n), [*MODELS, "real"])} == {30}
@@ -137,6 +140,13 @@ def test_vae_param_reruns_the_vae_stages_only(repo, env, reproduced):
 def test_markov_param_reruns_the_markov_stages_only(repo, env, reproduced):
     proc = sh(repo, env, "dvc", "exp", "run", "-S", "markov.smoothing=2.0")
     assert stages_run(proc) == {"train@markov", "generate@markov", "evaluate@markov", "summary"}
+    sh(repo, env, "git", "checkout", "--", ".")
+    sh(repo, env, "dvc", "checkout", "-q")
+
+
+def test_gan_param_reruns_the_gan_stages_only(repo, env, reproduced):
+    proc = sh(repo, env, "dvc", "exp", "run", "-S", "gan.lr=0.001")
+    assert stages_run(proc) == {"train@gan", "generate@gan", "evaluate@gan", "summary"}
     sh(repo, env, "git", "checkout", "--", ".")
     sh(repo, env, "dvc", "checkout", "-q")
 

@@ -66,7 +66,7 @@ def test_shapes_and_samples_on_other_image_sizes():
         assert s.shape == (5, *shape) and s.dtype == torch.uint8 and int(s.max()) < levels
         x = torch.randint(0, levels, (4, *shape), dtype=torch.uint8)
         assert model.reconstruct(x).shape == (4, *shape)
-        assert model.interpolate(x[:2], x[2:], 3).shape == (2, 3, *shape)
+        assert model.interpolation_strip(x, 2, 3, None).shape == (2, 3, *shape)
 
 
 @pytest.fixture(scope="module")

@@ -16,21 +16,12 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from pydantic import Field, field_validator
-from torch import nn
 
 from genlab.models.base import GenerativeModel, nll_summary
+from genlab.models.nets import decoder, encoder
 from genlab.schema import GradientParams
 
 LOG_2PI = math.log(2 * math.pi)
-
-
-def mlp(sizes: list[int]) -> nn.Sequential:
-    layers: list[nn.Module] = []
-    for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:])):
-        layers.append(nn.Linear(a, b))
-        if i < len(sizes) - 2:
-            layers.append(nn.ReLU())
-    return nn.Sequential(*layers)
 
 
 def gaussian_kl(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
@@ -53,6 +44,8 @@ class VAE(GenerativeModel):
     class Params(GradientParams):
         # Defaults chosen on the validation split's IWAE bound (see README).
         lr: float = Field(3e-4, gt=0)
+        arch: Literal["mlp", "conv"] = "mlp"
+        conv_width: int = Field(32, ge=1, description="channels of the first conv layer (arch: conv)")
         latent_dim: int = Field(16, ge=1)
         hidden: list[int] = Field(default_factory=lambda: [256, 256], min_length=1)
         train_k: int = Field(5, ge=1, description="importance samples in the training bound (1 = ELBO)")
@@ -73,10 +66,10 @@ class VAE(GenerativeModel):
 
     def __init__(self, params: "VAE.Params", shape, n_levels):
         super().__init__(params, shape, n_levels)
-        d, L, h = self.dim, self.n_levels, list(params.hidden)
-        self.latent_dim = params.latent_dim
-        self.encoder = mlp([d, *h, 2 * params.latent_dim])
-        self.decoder = mlp([params.latent_dim, *reversed(h), d * L])
+        p = params
+        self.latent_dim = p.latent_dim
+        self.encoder = encoder(p.arch, self.shape, 2 * p.latent_dim, list(p.hidden), p.conv_width)
+        self.decoder = decoder(p.arch, p.latent_dim, self.shape, self.n_levels, list(p.hidden), p.conv_width)
         # The "gmm" sampler: a Gaussian mixture fitted to the training codes after training
         # (ex-post density estimation, Ghosh et al. 2020).
         K, z = params.gmm_components, params.latent_dim
@@ -86,15 +79,16 @@ class VAE(GenerativeModel):
 
     # -- pieces -----------------------------------------------------------------
     def _inputs(self, x: torch.Tensor) -> torch.Tensor:
-        return x.flatten(1).to(self.encoder[0].weight.dtype) / (self.n_levels - 1)
+        return x.to(self.gmm_means.dtype) / (self.n_levels - 1)
 
     def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         mu, logvar = self.encoder(self._inputs(x)).chunk(2, dim=-1)
         return mu, logvar
 
     def decode_logits(self, z: torch.Tensor) -> torch.Tensor:
-        """Logits of shape (*z.shape[:-1], D, L)."""
-        return self.decoder(z).unflatten(-1, (self.dim, self.n_levels))
+        """Logits of shape (*z.shape[:-1], D, L), pixels in the order of x.flatten(1)."""
+        lead = z.shape[:-1]
+        return self.decoder(z.reshape(-1, self.latent_dim)).reshape(*lead, self.dim, self.n_levels)
 
     def decode_mean(self, z: torch.Tensor) -> torch.Tensor:
         """Expected grey level per pixel, float in [0, L-1], shaped like the images."""
@@ -165,13 +159,14 @@ class VAE(GenerativeModel):
         return self.decode_mean(mu)
 
     @torch.no_grad()
-    def interpolate(self, a: torch.Tensor, b: torch.Tensor, steps: int) -> torch.Tensor:
-        """Decoded means along straight lines between the codes of a[i] and b[i]: (len(a), steps, C, H, W)."""
-        za, _ = self.encode(a)
-        zb, _ = self.encode(b)
+    def interpolation_strip(self, test: torch.Tensor, rows: int, steps: int, generator: torch.Generator) -> torch.Tensor:
+        """Decoded means along straight lines between the codes of test[i] and test[rows + i]:
+        (rows, steps, C, H, W), in levels."""
+        za, _ = self.encode(test[:rows])
+        zb, _ = self.encode(test[rows : 2 * rows])
         t = torch.linspace(0, 1, steps, device=za.device)[None, :, None]
         z = za[:, None] * (1 - t) + zb[:, None] * t
-        return self.decode_mean(z.reshape(-1, self.latent_dim)).reshape(len(a), steps, *self.shape)
+        return self.decode_mean(z.reshape(-1, self.latent_dim)).reshape(rows, steps, *self.shape)
 
     # -- likelihood -------------------------------------------------------------
     @torch.no_grad()

@@ -1,0 +1,159 @@
+"""A generative adversarial network (Goodfellow et al. 2014) for any image size.
+
+The generator maps Gaussian noise to a continuous image in [0, 1]; a sample is quantised
+to the data's levels (level = floor(value * L)). The discriminator sees real images
+dequantised the same way ((x + u) / L, u ~ U(0, 1)), so it cannot tell real from fake by
+the grid of values alone. Losses: non-saturating (default) or hinge; Adam with beta1 = 0.5;
+optional spectral normalisation in the discriminator; an exponential moving average (EMA)
+of the generator's weights is what samples. The kept checkpoint is the one with the lowest
+validation FID of EMA samples in the frozen classifier's features, measured every
+``eval_every`` epochs: GAN losses say little about sample quality, and neighbouring
+checkpoints differ a lot. Samples are always drawn in eval mode. No likelihood.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Literal
+
+import torch
+import torch.nn.functional as F
+from pydantic import Field
+from torch import nn
+
+from genlab.errors import GenlabError
+from genlab.metrics import fid
+from genlab.models.base import GenerativeModel
+from genlab.models.nets import decoder, encoder
+from genlab.schema import GradientParams
+from genlab.train import check_finite
+
+
+def d_loss(real_logits: torch.Tensor, fake_logits: torch.Tensor, kind: str) -> torch.Tensor:
+    """Discriminator loss (lower when real logits are high and fake ones low)."""
+    if kind == "hinge":
+        return F.relu(1 - real_logits).mean() + F.relu(1 + fake_logits).mean()
+    return F.softplus(-real_logits).mean() + F.softplus(fake_logits).mean()  # -log D(x) - log(1 - D(G(z)))
+
+
+def g_loss(fake_logits: torch.Tensor, kind: str) -> torch.Tensor:
+    """Generator loss: non-saturating -log D(G(z)), or -D(G(z)) for hinge."""
+    if kind == "hinge":
+        return -fake_logits.mean()
+    return F.softplus(-fake_logits).mean()
+
+
+class Generator(nn.Module):
+    def __init__(self, p: "GAN.Params", shape):
+        super().__init__()
+        act = lambda: nn.LeakyReLU(0.2)  # noqa: E731
+        self.net = decoder(p.arch, p.latent_dim, shape, 1, list(p.hidden), p.conv_width, act)
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        return torch.sigmoid(self.net(z)[..., 0])  # (N, C, H, W) in [0, 1]
+
+
+class GAN(GenerativeModel):
+    trains_by_gradient = True
+    has_likelihood = False
+    needs_classifier = True
+    validation_metric = "fid"
+
+    class Params(GradientParams):
+        lr: float = Field(5e-4, gt=0)
+        beta1: float = Field(0.5, ge=0, lt=1)
+        beta2: float = Field(0.999, ge=0, lt=1)
+        epochs: int = Field(600, ge=1)
+        patience: int = Field(150, ge=1, description="epochs without a better validation FID before stopping")
+        arch: Literal["mlp", "conv"] = "mlp"
+        hidden: list[int] = Field(default_factory=lambda: [256, 256], min_length=1)
+        conv_width: int = Field(32, ge=1)
+        latent_dim: int = Field(32, ge=1)
+        loss: Literal["non_saturating", "hinge"] = "non_saturating"
+        spectral_norm: bool = True
+        ema: float = Field(0.999, ge=0, lt=1, description="decay of the generator's weight average (0: none)")
+        eval_every: int = Field(5, ge=1, description="epochs between validation FIDs")
+        n_eval: int = Field(1000, ge=2, description="samples per validation FID")
+
+    def __init__(self, params: "GAN.Params", shape, n_levels):
+        super().__init__(params, shape, n_levels)
+        p = params
+        wrap = nn.utils.parametrizations.spectral_norm if p.spectral_norm else (lambda m: m)
+        self.generator = Generator(p, self.shape)
+        self.discriminator = encoder(p.arch, self.shape, 1, list(p.hidden), p.conv_width, lambda: nn.LeakyReLU(0.2), wrap)
+        self.ema_generator = copy.deepcopy(self.generator).requires_grad_(False)
+        self._val_features = None
+
+    def attach_classifier(self, classifier) -> None:
+        """The frozen feature classifier, for the validation FID (kept out of the state dict)."""
+        self.__dict__["classifier"] = classifier
+
+    # -- training ---------------------------------------------------------------
+    def make_optimizers(self) -> list[torch.optim.Optimizer]:
+        p = self.params
+        betas = (p.beta1, p.beta2)
+        return [
+            torch.optim.Adam(self.discriminator.parameters(), lr=p.lr, betas=betas, weight_decay=p.weight_decay),
+            torch.optim.Adam(self.generator.parameters(), lr=p.lr, betas=betas, weight_decay=p.weight_decay),
+        ]
+
+    def dequantise(self, x: torch.Tensor) -> torch.Tensor:
+        return (x.float() + torch.rand(x.shape, device=x.device)) / self.n_levels
+
+    def train_step(self, batch: tuple, optimizers: list) -> dict[str, torch.Tensor]:
+        (x,) = batch
+        opt_d, opt_g = optimizers
+        kind = self.params.loss
+        z = torch.randn(len(x), self.params.latent_dim, device=x.device)
+        fake = self.generator(z)
+        loss_d = check_finite(d_loss(self.discriminator(self.dequantise(x)), self.discriminator(fake.detach()), kind), "discriminator loss")
+        opt_d.zero_grad(set_to_none=True)
+        loss_d.backward()
+        opt_d.step()
+        loss_g = check_finite(g_loss(self.discriminator(fake), kind), "generator loss")
+        opt_g.zero_grad(set_to_none=True)
+        loss_g.backward()
+        opt_g.step()
+        self._update_ema()
+        return {"d_loss": loss_d.detach(), "g_loss": loss_g.detach()}
+
+    @torch.no_grad()
+    def _update_ema(self) -> None:
+        decay = self.params.ema
+        for e, g in zip(self.ema_generator.parameters(), self.generator.parameters()):
+            e.lerp_(g, 1 - decay)
+
+    @torch.no_grad()
+    def validation_score(self, val: tuple, epoch: int) -> float | None:
+        """FID of EMA samples against the validation split, every ``eval_every`` epochs."""
+        if epoch % self.params.eval_every:
+            return None
+        if self.__dict__.get("classifier") is None:
+            raise GenlabError("gan: no feature classifier attached for the validation FID")
+        if self._val_features is None:
+            self._val_features = self.classifier.predict(val[0].cpu())[0]
+        gen = torch.Generator(device="cpu").manual_seed(self.params.seed)
+        samples = self.sample(self.params.n_eval, gen)
+        score = fid(self._val_features, self.classifier.predict(samples.cpu())[0])
+        self.train()
+        return score
+
+    # -- sampling ---------------------------------------------------------------
+    def quantise(self, images: torch.Tensor) -> torch.Tensor:
+        return (images * self.n_levels).floor().clamp(0, self.n_levels - 1).to(torch.uint8)
+
+    @torch.no_grad()
+    def sample(self, n: int, generator: torch.Generator, sampler: str | None = None) -> torch.Tensor:
+        self.eval()
+        z = torch.randn((n, self.params.latent_dim), generator=generator).to(self.device)
+        return self.quantise(self.ema_generator(z))
+
+    @torch.no_grad()
+    def interpolation_strip(self, test: torch.Tensor, rows: int, steps: int, generator: torch.Generator) -> torch.Tensor:
+        """Generated images along straight lines between pairs of noise vectors: (rows, steps, C, H, W), levels."""
+        self.eval()
+        za = torch.randn((rows, self.params.latent_dim), generator=generator).to(self.device)
+        zb = torch.randn((rows, self.params.latent_dim), generator=generator).to(self.device)
+        t = torch.linspace(0, 1, steps, device=za.device)[None, :, None]
+        z = (za[:, None] * (1 - t) + zb[:, None] * t).reshape(-1, self.params.latent_dim)
+        return (self.ema_generator(z) * self.n_levels - 0.5).clamp(0, self.n_levels - 1).reshape(rows, steps, *self.shape)
