@@ -1,8 +1,10 @@
-"""Data sets: loading a source, the seeded stratified split, and the prepared arrays.
+"""Data sets: the seeded stratified split, binarisation, and the prepared arrays.
 
-Prepared data is one folder with ``train.npz``, ``val.npz`` and ``test.npz``
-(``x``: uint8 images of shape (N, C, H, W); ``y``: int64 labels) and ``meta.json``
-(shape, number of grey levels, counts per split).
+Prepared data is one folder with ``train.npz``, ``val.npz`` and ``test.npz`` (``x``: uint8
+images (N, C, H, W) or float64 values (N, F); ``y``: int64 labels when there are labels;
+with dynamic binarisation ``train.npz`` also holds ``x_grey``, the grey images the training
+loop re-binarises every epoch) and ``meta.json`` (kind, shape, number of levels,
+binarisation, counts per split).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import numpy as np
 import torch
 from sklearn.model_selection import train_test_split
 
+from genlab import sources
 from genlab.errors import GenlabError
 from genlab.io import atomic_dir, write_json, write_npz
 from genlab.params import DataParams
@@ -22,27 +25,9 @@ from genlab.params import DataParams
 SPLITS = ("train", "val", "test")
 
 
-@dataclass
-class Raw:
-    x: np.ndarray  # uint8 (N, C, H, W)
-    y: np.ndarray | None  # int64 (N,) or None
-    n_levels: int
-    name: str
-
-
-def load_digits_source() -> Raw:
-    """scikit-learn's embedded 8x8 digits, grey levels 0..16."""
-    from sklearn.datasets import load_digits
-
-    bunch = load_digits()
-    x = bunch.images.astype(np.uint8)[:, None, :, :]
-    return Raw(x=x, y=bunch.target.astype(np.int64), n_levels=17, name="digits")
-
-
-def load_source(params: DataParams) -> Raw:
-    if params.source == "digits":
-        return load_digits_source()
-    raise GenlabError(f"data.source: unknown source {params.source!r}")
+def binarise(x: np.ndarray, levels: int, rng: np.random.Generator) -> np.ndarray:
+    """Bernoulli pixels with probability grey / (levels - 1), as uint8 0/1."""
+    return (rng.random(x.shape, dtype=np.float32) < x / np.float32(levels - 1)).astype(np.uint8)
 
 
 def split_indices(n: int, y: np.ndarray | None, params: DataParams) -> dict[str, np.ndarray]:
@@ -55,30 +40,55 @@ def split_indices(n: int, y: np.ndarray | None, params: DataParams) -> dict[str,
             f"data: {n} examples are too few for val_fraction={params.val_fraction}, "
             f"test_fraction={params.test_fraction}"
         )
-    rest, test = train_test_split(idx, test_size=n_test, random_state=params.seed, stratify=y)
-    train, val = train_test_split(
-        rest, test_size=n_val, random_state=params.seed + 1, stratify=None if y is None else y[rest]
-    )
+    try:
+        rest, test = train_test_split(idx, test_size=n_test, random_state=params.seed, stratify=y)
+        train, val = train_test_split(
+            rest, test_size=n_val, random_state=params.seed + 1, stratify=None if y is None else y[rest]
+        )
+    except ValueError as exc:  # a class too small to stratify
+        raise GenlabError(f"data: cannot split {n} examples by label ({exc})") from None
     return {"train": np.sort(train), "val": np.sort(val), "test": np.sort(test)}
 
 
 def prepare(params: DataParams, out_dir: str | Path) -> dict:
-    """Load the source, split it and write the prepared folder; return its metadata."""
-    raw = load_source(params)
-    parts = split_indices(len(raw.x), raw.y, params)
+    """Load the source, split it, binarise if asked, and write the prepared folder; return its metadata."""
+    raw = sources.load(params)
+    if raw.continuous and params.binarize != "none":
+        raise GenlabError(f"data.binarize: {params.binarize!r} is for images; the {raw.name} data is continuous")
+    if raw.test_x is None:
+        parts = split_indices(len(raw.x), raw.y, params)
+        x, y = raw.x, raw.y
+    else:  # the source brings its test split; validation comes out of its training part
+        n_train = len(raw.x)
+        n_val = max(1, round(n_train * params.val_fraction))
+        train, val = train_test_split(np.arange(n_train), test_size=n_val, random_state=params.seed, stratify=raw.y)
+        parts = {"train": np.sort(train), "val": np.sort(val), "test": np.arange(n_train, n_train + len(raw.test_x))}
+        x = np.concatenate([raw.x, raw.test_x])
+        y = None if raw.y is None else np.concatenate([raw.y, raw.test_y])
+    levels = raw.n_levels  # 0: continuous values
+    del raw  # one working copy only
     meta = {
-        "source": raw.name,
-        "shape": list(raw.x.shape[1:]),
-        "n_levels": raw.n_levels,
-        "has_labels": raw.y is not None,
-        "n_classes": int(raw.y.max()) + 1 if raw.y is not None else 0,
+        "source": params.source,
+        "kind": "images" if levels else "continuous",
+        "shape": list(x.shape[1:]),
+        "n_levels": 2 if params.binarize != "none" else levels,
+        "binarize": params.binarize,
+        "has_labels": y is not None,
+        "n_classes": int(y.max()) + 1 if y is not None else 0,
         "counts": {s: int(len(parts[s])) for s in SPLITS},
     }
+    if params.binarize == "dynamic":
+        meta["grey_levels"] = levels
+    rng = np.random.default_rng(params.seed)
     with atomic_dir(out_dir) as tmp:
         for s in SPLITS:
-            arrays = {"x": raw.x[parts[s]]}
-            if raw.y is not None:
-                arrays["y"] = raw.y[parts[s]]
+            arrays = {"x": x[parts[s]]}
+            if params.binarize != "none":
+                if params.binarize == "dynamic" and s == "train":
+                    arrays["x_grey"] = arrays["x"]  # re-binarised every epoch by the training loop
+                arrays["x"] = binarise(arrays["x"], levels, rng)  # one seeded binarisation
+            if y is not None:
+                arrays["y"] = y[parts[s]]
             write_npz(tmp / f"{s}.npz", **arrays)
         write_json(tmp / "meta.json", meta)
     return meta
@@ -86,8 +96,9 @@ def prepare(params: DataParams, out_dir: str | Path) -> dict:
 
 @dataclass
 class Split:
-    x: torch.Tensor  # uint8 (N, C, H, W)
+    x: torch.Tensor  # uint8 (N, C, H, W) images, or float64 (N, F) values
     y: torch.Tensor | None
+    x_grey: torch.Tensor | None = None  # dynamic binarisation: the grey training images
 
 
 @dataclass
@@ -98,22 +109,27 @@ class Prepared:
     test: Split
 
     @property
-    def shape(self) -> tuple[int, int, int]:
+    def shape(self) -> tuple[int, ...]:
         return tuple(self.meta["shape"])
 
     @property
     def n_levels(self) -> int:
         return int(self.meta["n_levels"])
 
+    @property
+    def continuous(self) -> bool:
+        return self.meta.get("kind") == "continuous"
+
 
 def _read_split(path: Path) -> Split:
     try:
         with np.load(path) as f:
-            x = torch.from_numpy(f["x"])
-            y = torch.from_numpy(f["y"]) if "y" in f.files else None
+            arrays = {k: torch.from_numpy(f[k]) for k in f.files}
     except (OSError, ValueError, KeyError) as exc:
         raise GenlabError(f"{path}: cannot read prepared data ({exc}); run the preprocess stage") from None
-    return Split(x=x, y=y)
+    if "x" not in arrays:
+        raise GenlabError(f"{path}: no array x; run the preprocess stage")
+    return Split(x=arrays["x"], y=arrays.get("y"), x_grey=arrays.get("x_grey"))
 
 
 def load_prepared(data_dir: str | Path, splits: tuple[str, ...] = SPLITS) -> Prepared:

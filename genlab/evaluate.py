@@ -28,6 +28,13 @@ def load_samples(path: str | Path) -> dict[str, torch.Tensor]:
         raise GenlabError(f"{path}: cannot read samples ({exc}); run the generate stage") from None
 
 
+def continuous_metrics(samples: torch.Tensor, data: Prepared, true_normal=None) -> dict:
+    """Continuous values: every generated value against the test split (KS, Wasserstein, moments)."""
+    out = M.value_metrics(samples.flatten(1).numpy(), data.test.x.flatten(1).numpy(), true_normal)
+    out["note"] = "continuous values: the image metrics are skipped"
+    return out
+
+
 def sample_metrics(samples: torch.Tensor, data: Prepared, classifier: Classifier | None, params) -> dict:
     """Score the first n samples against the test split (features) and the train split (memorisation)."""
     n = n_scored(params, data)
@@ -77,10 +84,16 @@ def evaluate_model(
     classifier: Classifier | None,
     params,
     generator: torch.Generator,
+    true_normal: tuple[float, float] | None = None,
 ) -> dict:
+    """Likelihood on the test split and the sample metrics that fit the data; ``true_normal``:
+    the (mean, std) the data were drawn from, when known."""
     metrics: dict = {}
     if model.has_likelihood:
         metrics.update(model.likelihood_metrics(data.test.x.to(model.device), params, generator))
+    if data.continuous:
+        metrics.update(continuous_metrics(samples["x"], data, true_normal))
+        return metrics
     metrics.update(sample_metrics(samples["x"], data, classifier, params))
     if classifier is not None and model.samplers:
         metrics.update(sampler_fids(model, samples, data, classifier, params))
@@ -89,4 +102,6 @@ def evaluate_model(
 
 def evaluate_real(data: Prepared, classifier: Classifier | None, params) -> dict:
     """The reference row: the validation split scored as if it were samples, with the same code and n."""
+    if data.continuous:
+        return continuous_metrics(data.val.x, data)
     return sample_metrics(data.val.x, data, classifier, params)

@@ -10,6 +10,7 @@ import torch.nn.functional as F
 from torchvision.utils import save_image
 
 from genlab.io import atomic_file, write_npz
+from genlab.metrics import histogram
 from genlab.models.base import GenerativeModel
 
 MIN_PIXELS = 32  # small images are enlarged (nearest neighbour) to at least this many pixels a side
@@ -48,6 +49,11 @@ def generate_outputs(model: GenerativeModel, test: torch.Tensor, params, generat
         samples = draw_samples(model, params.n_samples, generator)
         arrays = {"x": samples}
     write_npz(out / "samples.npz", **{k: v.numpy() for k, v in arrays.items()})
+    if model.n_levels == 0:  # continuous values: a histogram against the test values, no pictures
+        rows = histogram(samples.flatten(1).numpy(), test.flatten(1).numpy())
+        with atomic_file(out / "histogram.csv") as tmp:
+            tmp.write_text("value,real,generated\n" + "".join(f"{r['value']:.6g},{r['real']:.6g},{r['generated']:.6g}\n" for r in rows))
+        return {"n_samples": len(samples), "files": ["samples.npz", "histogram.csv"]}
     n_grid = min(params.grid_size, len(samples))
     written = ["samples.npz"]
     for key, images in arrays.items():

@@ -134,3 +134,36 @@ def feature_metrics(
         "inception_score": inception_score(fake_logits),
         "classes_covered": int(fake_logits.argmax(1).unique().numel()),
     }
+
+
+def value_metrics(generated: np.ndarray, test: np.ndarray, true_normal: tuple[float, float] | None = None) -> dict:
+    """Continuous values (N, F): two-sample KS test and Wasserstein-1 distance per column, means and
+    standard deviations side by side (averaged over columns, the KS p-value as the smallest), and
+    for data drawn from a known normal distribution a one-sample KS test against it."""
+    from scipy import stats
+
+    generated, test = np.asarray(generated, dtype=np.float64), np.asarray(test, dtype=np.float64)
+    ks = [stats.ks_2samp(generated[:, j], test[:, j]) for j in range(test.shape[1])]
+    out = {
+        "ks_statistic": float(np.mean([r.statistic for r in ks])),
+        "ks_pvalue": float(np.min([r.pvalue for r in ks])),
+        "wasserstein": float(np.mean([stats.wasserstein_distance(generated[:, j], test[:, j]) for j in range(test.shape[1])])),
+        "generated_mean": float(generated.mean(0).mean()),
+        "generated_std": float(generated.std(0, ddof=1).mean()),
+        "test_mean": float(test.mean(0).mean()),
+        "test_std": float(test.std(0, ddof=1).mean()),
+        "n_generated": len(generated),
+    }
+    if true_normal is not None:
+        out["ks_pvalue_true"] = float(stats.kstest(generated[:, 0], "norm", args=true_normal).pvalue)
+    return out
+
+
+def histogram(generated: np.ndarray, real: np.ndarray, bins: int = 30) -> list[dict]:
+    """Densities of the first column of real and generated values on shared bins, for a DVC plot."""
+    g, r = np.asarray(generated, dtype=np.float64)[:, 0], np.asarray(real, dtype=np.float64)[:, 0]
+    edges = np.histogram_bin_edges(np.concatenate([g, r]), bins=bins)
+    dg, _ = np.histogram(g, edges, density=True)
+    dr, _ = np.histogram(r, edges, density=True)
+    centres = (edges[:-1] + edges[1:]) / 2
+    return [{"value": float(c), "real": float(a), "generated": float(b)} for c, a, b in zip(centres, dr, dg)]

@@ -10,7 +10,7 @@ names the key and the problem.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal, Optional
+from typing import Literal, Optional, Union
 
 import yaml
 from pydantic import Field, ValidationError, create_model, field_validator
@@ -28,10 +28,19 @@ class ParamsError(GenlabError):
 
 
 class DataParams(Section):
-    source: Literal["digits"] = "digits"
+    source: Literal["digits", "idx", "npz", "imagefolder", "csv", "normal"] = "digits"
+    path: str = Field("data/raw", min_length=1, description="the raw data (idx, npz, imagefolder, csv)")
     seed: int = Field(0, ge=0)
     val_fraction: float = Field(0.1, gt=0, lt=1)
     test_fraction: float = Field(0.2, gt=0, lt=1)
+    binarize: Literal["none", "static", "dynamic"] = "none"
+    image_size: Optional[Union[int, list[int]]] = None
+    x_key: Optional[str] = None
+    y_key: Optional[str] = None
+    label_column: Optional[str] = "label"
+    n: int = Field(100, ge=10, description="how many values the normal source draws")
+    mean: float = 0.0
+    std: float = Field(1.0, gt=0)
 
     @field_validator("test_fraction")
     @classmethod
@@ -39,6 +48,14 @@ class DataParams(Section):
         val = info.data.get("val_fraction")
         if val is not None and val + v >= 1:
             raise ValueError(f"val_fraction + test_fraction must be < 1 (got {val} + {v})")
+        return v
+
+    @field_validator("image_size")
+    @classmethod
+    def _size(cls, v):
+        sizes = [v] if isinstance(v, int) else v
+        if v is not None and (len(sizes) not in (1, 2) or min(sizes) < 1):
+            raise ValueError(f"one size or [height, width], each >= 1 (got {v})")
         return v
 
 
@@ -62,7 +79,7 @@ class EvaluateParams(Section):
 
 class _CoreParams(Section):
     device: Literal["cpu", "cuda", "auto"] = "cpu"
-    models: list[str] = Field(default_factory=lambda: list(MODELS), min_length=1)
+    models: list[str] = Field(default_factory=lambda: ["vae", "independent", "markov", "mixture", "gan"], min_length=1)
     data: DataParams = Field(default_factory=DataParams)
     generate: GenerateParams = Field(default_factory=GenerateParams)
     evaluate: EvaluateParams = Field(default_factory=EvaluateParams)

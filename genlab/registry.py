@@ -12,6 +12,7 @@ import torch
 from genlab.errors import GenlabError
 from genlab.models.base import GenerativeModel
 from genlab.models.gan import GAN
+from genlab.models.gaussian import Gaussian
 from genlab.models.independent import Independent
 from genlab.models.markov import Markov
 from genlab.models.mixture import Mixture
@@ -23,6 +24,7 @@ MODELS: dict[str, type[GenerativeModel]] = {
     "markov": Markov,
     "mixture": Mixture,
     "gan": GAN,
+    "gaussian": Gaussian,
 }
 
 CHECKPOINT = "model.pt"

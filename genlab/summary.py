@@ -13,6 +13,7 @@ from genlab.io import atomic_file
 COLUMNS = [
     "nll", "nll_stderr", "bits_per_dim", "fid", "kid", "precision", "recall", "density", "coverage",
     "inception_score", "classes_covered", "nn_distance_ratio", "exact_copy_rate", "n_samples",
+    "ks_statistic", "ks_pvalue", "wasserstein", "ks_pvalue_true", "n_generated",
 ]
 
 

@@ -66,7 +66,21 @@ def default_step(model: torch.nn.Module, batch: tuple, optimizers: list) -> dict
     return {"loss": loss.detach()}
 
 
-def fit_gradient(model: torch.nn.Module, train: Tensors, val: Tensors, live=None, progress: bool = True) -> FitResult:
+def dynamic_binariser(grey_levels: int):
+    """A batch transform: fresh Bernoulli pixels from grey images, every time (dynamic binarisation)."""
+
+    def transform(batch: tuple, generator: torch.Generator) -> tuple:
+        x, *rest = batch
+        p = x.float() / (grey_levels - 1)
+        u = torch.rand(p.shape, generator=generator).to(p.device)
+        return ((u < p).to(torch.uint8), *rest)
+
+    return transform
+
+
+def fit_gradient(
+    model: torch.nn.Module, train: Tensors, val: Tensors, live=None, progress: bool = True, transform=None
+) -> FitResult:
     """Train ``model`` in place; leaves it holding the weights that did best on validation.
 
     ``train`` and ``val`` are a tensor or a tuple of tensors (images, labels, ...) split
@@ -74,7 +88,8 @@ def fit_gradient(model: torch.nn.Module, train: Tensors, val: Tensors, live=None
     objective supplies ``loss(*batch)``, the mean over the batch. A model with several (a
     GAN) supplies ``make_optimizers()`` and ``train_step(batch, optimizers)`` returning its
     losses, and may supply ``validation_score(val, epoch)`` (lower is better; None on
-    epochs it is not measured) named by ``validation_metric``.
+    epochs it is not measured) named by ``validation_metric``. ``transform(batch, generator)``,
+    if given, remakes every training batch (dynamic binarisation).
     """
     p = model.params
     device = next(model.parameters()).device
@@ -98,7 +113,10 @@ def fit_gradient(model: torch.nn.Module, train: Tensors, val: Tensors, live=None
         try:
             for start in range(0, n, p.batch_size):
                 index = order[start : start + p.batch_size]
-                for name, value in step(tuple(t[index] for t in train), optimizers).items():
+                batch = tuple(t[index] for t in train)
+                if transform is not None:
+                    batch = transform(batch, gen)
+                for name, value in step(batch, optimizers).items():
                     totals[name] = totals.get(name, 0.0) + value.item() * len(index)
         except NonFinite as exc:
             raise Diverged(f"training diverged: {exc} in epoch {epoch}; no model saved") from None
@@ -126,15 +144,27 @@ def fit_gradient(model: torch.nn.Module, train: Tensors, val: Tensors, live=None
     return FitResult(best_epoch=best_epoch, best_val_loss=best_loss, epochs_run=epoch)
 
 
-def train_model(model: torch.nn.Module, train: Tensors, val: Tensors, live_dir, progress: bool = True) -> dict:
-    """Fit any model: the shared gradient loop with DVCLive curves, or the model's closed-form ``fit``."""
+def train_model(
+    model: torch.nn.Module, train: Tensors, val: Tensors, live_dir, progress: bool = True, grey=None
+) -> dict:
+    """Fit any model: the shared gradient loop with DVCLive curves, or the model's closed-form ``fit``.
+
+    ``grey`` = (grey training images, grey levels) asks for dynamic binarisation: the
+    gradient loop then trains on fresh binarisations of them every epoch, while closed-form
+    fits and ``finish_fit`` use ``train``, the one seeded binarisation.
+    """
     if not getattr(model, "trains_by_gradient", True):
         return model.fit(train, val)
     from dvclive import Live
 
+    if hasattr(model, "begin_fit"):
+        model.begin_fit(train[0] if isinstance(train, tuple) else train)
+    loop_train, transform = train, None
+    if grey is not None:
+        loop_train, transform = grey[0], dynamic_binariser(grey[1])
     # dvcyaml=None: DVCLive must not edit dvc.yaml; save_dvc_exp=False: DVC runs the experiment.
     with Live(dir=str(live_dir), dvcyaml=None, save_dvc_exp=False, report=None) as live:
-        result = fit_gradient(model, train, val, live=live, progress=progress)
+        result = fit_gradient(model, loop_train, val, live=live, progress=progress, transform=transform)
         live.summary["best_epoch"] = result.best_epoch
     summary = {"best_epoch": result.best_epoch, "best_val_loss": result.best_val_loss, "epochs": result.epochs_run}
     if hasattr(model, "finish_fit"):

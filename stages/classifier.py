@@ -19,9 +19,10 @@ def main(args) -> None:
     device = runtime.setup(params.device, p.seed)
     data = load_prepared("data/prepared")
     with atomic_dir("models/classifier") as out:
-        if not data.meta["has_labels"]:
-            write_json(out / "train.json", {"note": "no labels: no classifier"})
-            metrics = {"note": "no labels: no classifier, the sample metrics that need one are skipped"}
+        if not data.meta["has_labels"] or data.continuous:
+            why = "no labels" if not data.meta["has_labels"] else "continuous values"
+            write_json(out / "train.json", {"note": f"{why}: no classifier"})
+            metrics = {"note": f"{why}: no classifier; the sample metrics that need one are skipped"}
         else:
             model = Classifier(p, data.meta["shape"], data.meta["n_levels"], data.meta["n_classes"]).to(device)
             summary = train_model(model, (data.train.x, data.train.y), (data.val.x, data.val.y), live_dir=out / "live")

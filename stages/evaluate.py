@@ -23,14 +23,16 @@ def main(args) -> None:
     params = load_params(args.params)
     device = runtime.setup(params.device, params.evaluate.seed)
     data = load_prepared("data/prepared")
-    classifier = Classifier.load(CLASSIFIER, device="cpu") if data.meta["has_labels"] else None
+    has_classifier = data.meta["has_labels"] and not data.continuous
+    classifier = Classifier.load(CLASSIFIER, device="cpu") if has_classifier else None
     if args.real:
         name, metrics = "real", evaluate_real(data, classifier, params.evaluate)
     else:
         name, model = registry.load(f"models/{args.model}/{registry.CHECKPOINT}", device)
         samples = load_samples(f"samples/{args.model}/samples.npz")
         gen = runtime.generator(params.evaluate.seed, device)
-        metrics = evaluate_model(model, data, samples, classifier, params.evaluate, gen)
+        true_normal = (params.data.mean, params.data.std) if params.data.source == "normal" else None
+        metrics = evaluate_model(model, data, samples, classifier, params.evaluate, gen, true_normal)
     write_json(f"metrics/{name}.json", metrics)
     print(f"evaluate {name}: " + ", ".join(f"{k} {v:.6g}" for k, v in metrics.items() if isinstance(v, (int, float))))
 

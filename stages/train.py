@@ -26,7 +26,10 @@ def main(args) -> None:
     if getattr(model, "needs_classifier", False):  # checkpoints chosen by validation FID
         model.attach_classifier(Classifier.load(CLASSIFIER))
     with atomic_dir(f"models/{args.model}") as out:
-        summary = train_model(model, data.train.x, data.val.x, live_dir=out / "live")
+        grey = None
+        if data.meta.get("binarize") == "dynamic":
+            grey = (data.train.x_grey, data.meta["grey_levels"])
+        summary = train_model(model, data.train.x, data.val.x, live_dir=out / "live", grey=grey)
         registry.save(model.cpu(), args.model, data.meta, out / registry.CHECKPOINT)
         write_json(out / "train.json", summary)
     print(f"train {args.model}: " + (", ".join(f"{k} {v:.6g}" for k, v in summary.items()) or "fitted"))

@@ -3,18 +3,19 @@ import json
 import numpy as np
 import pytest
 
-from genlab.data import load_digits_source, load_prepared, prepare, split_indices
+from genlab.data import load_prepared, prepare, split_indices
+from genlab.sources import digits as digits_source
 from genlab.params import DataParams
 
 
 def test_digits_source_is_uint8_with_17_levels():
-    raw = load_digits_source()
+    raw = digits_source(DataParams())
     assert raw.x.dtype == np.uint8 and raw.x.shape == (1797, 1, 8, 8)
     assert raw.x.max() == 16 and raw.n_levels == 17
 
 
 def test_split_is_stratified_disjoint_complete_and_reproducible():
-    raw = load_digits_source()
+    raw = digits_source(DataParams())
     p = DataParams()
     a = split_indices(len(raw.x), raw.y, p)
     b = split_indices(len(raw.x), raw.y, p)

@@ -16,6 +16,7 @@ from typing import ClassVar
 import torch
 from torch import nn
 
+from genlab.errors import GenlabError
 from genlab.schema import Section
 
 
@@ -49,6 +50,9 @@ class GenerativeModel(nn.Module):
         """Closed-form fit on uint8 training images; returns what to log."""
         raise NotImplementedError
 
+    def begin_fit(self, train: torch.Tensor) -> None:
+        """Anything taken from the training data before the first step (a standardisation, say)."""
+
     def finish_fit(self, train: torch.Tensor) -> dict:
         """Anything fitted after the weights (a latent sampler, say); returns what to log."""
         return {}
@@ -68,17 +72,21 @@ class GenerativeModel(nn.Module):
     def likelihood_metrics(self, x: torch.Tensor, params, generator: torch.Generator) -> dict:
         """Test-set likelihood metrics; the default uses the exact ``log_prob``."""
         nll = -self.log_prob(x).double()
-        return nll_summary(nll, self.dim)
+        return nll_summary(nll, self.dim, discrete=self.n_levels > 0)
 
 
-def nll_summary(nll: torch.Tensor, dim: int) -> dict:
-    """Mean NLL (nats per image), its standard error, and bits per dimension."""
+def nll_summary(nll: torch.Tensor, dim: int, discrete: bool = True) -> dict:
+    """Mean NLL (nats per example), its standard error, and (on a discrete scale) bits per dimension."""
     n = nll.numel()
     mean = nll.mean().item()
-    stderr = nll.std(unbiased=True).item() / math.sqrt(n) if n > 1 else float("nan")
-    return {
-        "nll": mean,
-        "nll_stderr": stderr,
-        "bits_per_dim": mean / (dim * math.log(2)),
-        "n_test": n,
-    }
+    out = {"nll": mean, "nll_stderr": nll.std(unbiased=True).item() / math.sqrt(n) if n > 1 else float("nan")}
+    if discrete:
+        out["bits_per_dim"] = mean / (dim * math.log(2))
+    out["n_test"] = n
+    return out
+
+
+def needs_images(model: "GenerativeModel", name: str) -> None:
+    """Stop with one line when a model of discrete images is asked to model continuous values."""
+    if model.n_levels == 0:
+        raise GenlabError(f"{name}: models discrete images, but this data is continuous (use vae or gaussian)")

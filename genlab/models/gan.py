@@ -23,7 +23,7 @@ from torch import nn
 
 from genlab.errors import GenlabError
 from genlab.metrics import fid
-from genlab.models.base import GenerativeModel
+from genlab.models.base import GenerativeModel, needs_images
 from genlab.models.nets import decoder, encoder
 from genlab.schema import GradientParams
 from genlab.train import check_finite
@@ -77,6 +77,7 @@ class GAN(GenerativeModel):
 
     def __init__(self, params: "GAN.Params", shape, n_levels):
         super().__init__(params, shape, n_levels)
+        needs_images(self, "gan")
         p = params
         wrap = nn.utils.parametrizations.spectral_norm if p.spectral_norm else (lambda m: m)
         self.generator = Generator(p, self.shape)

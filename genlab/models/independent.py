@@ -10,7 +10,7 @@ import torch
 import torch.nn.functional as F
 from pydantic import Field
 
-from genlab.models.base import GenerativeModel
+from genlab.models.base import GenerativeModel, needs_images
 from genlab.models.discrete import draw, smoothed_log_probs
 from genlab.schema import Section
 
@@ -21,6 +21,7 @@ class Independent(GenerativeModel):
 
     def __init__(self, params: "Independent.Params", shape, n_levels):
         super().__init__(params, shape, n_levels)
+        needs_images(self, "independent")
         self.register_buffer("log_probs", torch.zeros(self.dim, self.n_levels, dtype=torch.float64))
 
     def fit(self, train: torch.Tensor, val: torch.Tensor) -> dict:

@@ -14,7 +14,7 @@ from typing import Literal
 import torch
 from pydantic import Field
 
-from genlab.models.base import GenerativeModel
+from genlab.models.base import GenerativeModel, needs_images
 from genlab.models.discrete import draw, smoothed_log_probs
 from genlab.schema import Section
 
@@ -26,6 +26,7 @@ class Markov(GenerativeModel):
 
     def __init__(self, params: "Markov.Params", shape, n_levels):
         super().__init__(params, shape, n_levels)
+        needs_images(self, "markov")
         L = self.n_levels
         self.n_states = L + 1 if params.context == "previous" else (L + 1) ** 2
         self.register_buffer("log_probs", torch.zeros(self.dim, self.n_states, L, dtype=torch.float64))

@@ -13,7 +13,7 @@ import torch
 import torch.nn.functional as F
 from pydantic import Field
 
-from genlab.models.base import GenerativeModel
+from genlab.models.base import GenerativeModel, needs_images
 from genlab.models.discrete import draw, smoothed_log_probs
 from genlab.schema import Section
 
@@ -28,6 +28,7 @@ class Mixture(GenerativeModel):
 
     def __init__(self, params: "Mixture.Params", shape, n_levels):
         super().__init__(params, shape, n_levels)
+        needs_images(self, "mixture")
         K = params.n_components
         self.register_buffer("log_weights", torch.full((K,), -math.log(K), dtype=torch.float64))
         self.register_buffer("log_probs", torch.zeros(K, self.dim, self.n_levels, dtype=torch.float64))

@@ -17,6 +17,7 @@ import torch
 import torch.nn.functional as F
 from pydantic import Field, field_validator
 
+from genlab.errors import GenlabError
 from genlab.models.base import GenerativeModel, nll_summary
 from genlab.models.nets import decoder, encoder
 from genlab.schema import GradientParams
@@ -68,8 +69,16 @@ class VAE(GenerativeModel):
         super().__init__(params, shape, n_levels)
         p = params
         self.latent_dim = p.latent_dim
+        # n_levels == 0: continuous values (tables, the 1-D normal example): a Gaussian p(x|z)
+        # per value on standardised data, with its mean and log-std from the decoder.
+        self.continuous = self.n_levels == 0
+        if self.continuous and p.arch == "conv":
+            raise GenlabError("vae.arch: 'conv' needs images; this data is a table of values (use mlp)")
+        per_value = 2 if self.continuous else self.n_levels
         self.encoder = encoder(p.arch, self.shape, 2 * p.latent_dim, list(p.hidden), p.conv_width)
-        self.decoder = decoder(p.arch, p.latent_dim, self.shape, self.n_levels, list(p.hidden), p.conv_width)
+        self.decoder = decoder(p.arch, p.latent_dim, self.shape, per_value, list(p.hidden), p.conv_width)
+        self.register_buffer("x_loc", torch.zeros(self.dim))
+        self.register_buffer("x_scale", torch.ones(self.dim))
         # The "gmm" sampler: a Gaussian mixture fitted to the training codes after training
         # (ex-post density estimation, Ghosh et al. 2020).
         K, z = params.gmm_components, params.latent_dim
@@ -79,19 +88,39 @@ class VAE(GenerativeModel):
 
     # -- pieces -----------------------------------------------------------------
     def _inputs(self, x: torch.Tensor) -> torch.Tensor:
+        if self.continuous:
+            return ((x.flatten(1).to(self.x_loc.dtype) - self.x_loc) / self.x_scale).reshape(x.shape)
         return x.to(self.gmm_means.dtype) / (self.n_levels - 1)
+
+    def begin_fit(self, train: torch.Tensor) -> None:
+        """Continuous data: standardise with the training split's mean and standard deviation."""
+        if self.continuous:
+            flat = train.flatten(1).double()
+            self.x_loc.copy_(flat.mean(0).float())
+            self.x_scale.copy_(flat.std(0).clamp_min(1e-6).float())
+
+    def log_px_z(self, out: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        """log p(x|z) per value, (..., D), from the decoder's output (..., D, K) and data x (..., D)."""
+        if not self.continuous:
+            return categorical_log_prob(out, x)
+        mean, std = out[..., 0], F.softplus(out[..., 1]) + 1e-4
+        xs = (x.to(mean.dtype) - self.x_loc) / self.x_scale
+        return -0.5 * ((xs - mean) / std).pow(2) - std.log() - 0.5 * LOG_2PI - self.x_scale.log()
 
     def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         mu, logvar = self.encoder(self._inputs(x)).chunk(2, dim=-1)
         return mu, logvar
 
     def decode_logits(self, z: torch.Tensor) -> torch.Tensor:
-        """Logits of shape (*z.shape[:-1], D, L), pixels in the order of x.flatten(1)."""
+        """The decoder's output, (*z.shape[:-1], D, K), values in the order of x.flatten(1):
+        K = L logits per pixel, or (mean, raw std) per continuous value."""
         lead = z.shape[:-1]
-        return self.decoder(z.reshape(-1, self.latent_dim)).reshape(*lead, self.dim, self.n_levels)
+        return self.decoder(z.reshape(-1, self.latent_dim)).reshape(*lead, self.dim, -1)
 
     def decode_mean(self, z: torch.Tensor) -> torch.Tensor:
-        """Expected grey level per pixel, float in [0, L-1], shaped like the images."""
+        """Expected value per pixel (grey level in [0, L-1]) or per continuous value, shaped like the data."""
+        if self.continuous:
+            return (self.x_loc + self.x_scale * self.decode_logits(z)[..., 0]).reshape(-1, *self.shape)
         probs = torch.softmax(self.decode_logits(z), dim=-1)
         levels = torch.arange(self.n_levels, device=z.device, dtype=probs.dtype)
         return (probs @ levels).reshape(-1, *self.shape)
@@ -104,7 +133,7 @@ class VAE(GenerativeModel):
         mu, logvar = self.encode(x)
         eps = torch.randn((k, *mu.shape), generator=generator, device=mu.device, dtype=mu.dtype)
         z = mu + (0.5 * logvar).exp() * eps
-        log_px = categorical_log_prob(self.decode_logits(z), x.flatten(1)).double().sum(-1)
+        log_px = self.log_px_z(self.decode_logits(z), x.flatten(1)).double().sum(-1)
         log_pz = -0.5 * (z.double().pow(2) + LOG_2PI).sum(-1)
         log_qz = -0.5 * (eps.double().pow(2) + LOG_2PI + logvar.double()).sum(-1)
         return log_px + log_pz - log_qz, log_px
@@ -115,8 +144,7 @@ class VAE(GenerativeModel):
         if k == 1:
             mu, logvar = self.encode(x)
             z = mu + (0.5 * logvar).exp() * torch.randn_like(mu)
-            logits = self.decode_logits(z)
-            recon = F.cross_entropy(logits.transpose(1, 2), x.flatten(1).long(), reduction="none").sum(-1)
+            recon = -self.log_px_z(self.decode_logits(z), x.flatten(1)).sum(-1)
             return (recon + gaussian_kl(mu, logvar)).mean()
         log_w, _ = self.log_weights(x, k)
         return -(torch.logsumexp(log_w, 0) - math.log(k)).float().mean()
@@ -149,6 +177,11 @@ class VAE(GenerativeModel):
     @torch.no_grad()
     def sample(self, n: int, generator: torch.Generator, sampler: str | None = None) -> torch.Tensor:
         z = self.sample_latent(n, generator, sampler)
+        if self.continuous:
+            out = self.decode_logits(z)
+            eps = torch.randn(out.shape[:-1], generator=generator, device=out.device)
+            xs = out[..., 0] + (F.softplus(out[..., 1]) + 1e-4) * eps
+            return (self.x_loc + self.x_scale * xs).double().reshape(n, *self.shape)
         probs = torch.softmax(self.decode_logits(z), dim=-1).reshape(-1, self.n_levels)
         draws = torch.multinomial(probs, 1, generator=generator)
         return draws.reshape(n, *self.shape).to(torch.uint8)
@@ -181,7 +214,7 @@ class VAE(GenerativeModel):
             mu, logvar = self.encode(batch)
             kl.append(gaussian_kl(mu.double(), logvar.double()))
         nll, recon, kl = torch.cat(nll), torch.cat(recon), torch.cat(kl)
-        out = nll_summary(nll, self.dim)
+        out = nll_summary(nll, self.dim, discrete=not self.continuous)
         out.update(
             neg_elbo=(recon + kl).mean().item(),
             recon=recon.mean().item(),
