@@ -5,7 +5,7 @@ BIN    := $(CURDIR)/$(VENV)/bin
 STAMP  := $(VENV)/.installed
 RUN    := PATH="$(BIN):$$PATH"
 
-.PHONY: install repro test clean-venv
+.PHONY: install repro test bench clean-venv
 
 install: $(STAMP)
 
@@ -20,6 +20,9 @@ repro: install
 
 test: install
 	$(RUN) python -m pytest -q tests
+
+bench: install
+	$(RUN) python -m bench.run
 
 clean-venv:
 	rm -rf $(VENV)

@@ -70,7 +70,7 @@ class GenerateParams(Section):
 class EvaluateParams(Section):
     seed: int = Field(0, ge=0)
     iw_samples: int = Field(1000, ge=1)
-    batch_size: int = Field(32, ge=1, description="test images per IWAE chunk")
+    batch_size: int = Field(4, ge=1, description="test images per IWAE chunk (k x batch_size decoder passes at once)")
     n_samples: Optional[int] = Field(None, ge=2, description="samples scored per model; null: the validation split's size")
     k_precision: int = Field(3, ge=1, description="k of precision and recall")
     k_density: int = Field(5, ge=1, description="k of density and coverage")

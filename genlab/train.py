@@ -56,6 +56,16 @@ def check_finite(loss: torch.Tensor, name: str = "loss") -> torch.Tensor:
     return loss
 
 
+def make_adam(params, p, betas=(0.9, 0.999)) -> torch.optim.Adam:
+    """Adam with the section's lr and weight decay; the fused kernel (one pass over all
+    parameters, CPU and CUDA) where this PyTorch has it."""
+    params = list(params)
+    try:
+        return torch.optim.Adam(params, lr=p.lr, betas=betas, weight_decay=p.weight_decay, fused=True)
+    except (RuntimeError, TypeError):
+        return torch.optim.Adam(params, lr=p.lr, betas=betas, weight_decay=p.weight_decay)
+
+
 def default_step(model: torch.nn.Module, batch: tuple, optimizers: list) -> dict[str, torch.Tensor]:
     """One Adam step on ``model.loss(*batch)``: what every single-objective model uses."""
     (opt,) = optimizers
@@ -98,7 +108,7 @@ def fit_gradient(
     if hasattr(model, "make_optimizers"):
         optimizers = model.make_optimizers()
     else:
-        optimizers = [torch.optim.Adam(model.parameters(), lr=p.lr, weight_decay=p.weight_decay)]
+        optimizers = [make_adam(model.parameters(), p)]
     step = getattr(model, "train_step", None) or (lambda batch, opts: default_step(model, batch, opts))
     score = getattr(model, "validation_score", None) or (lambda v, epoch: mean_loss(model, v, 4 * p.batch_size))
     metric = getattr(model, "validation_metric", "loss")

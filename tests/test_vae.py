@@ -102,3 +102,16 @@ def test_gmm_sampler_is_fitted_to_the_training_codes(digits):
     assert prior.mean(0).abs().max() < 0.05 and (prior.std(0) - 1).abs().max() < 0.05
     for sampler in VAE.samplers:
         assert model.sample(7, g, sampler).shape == (7, 1, 8, 8)
+
+
+def test_binary_pixels_use_one_logit_equal_to_the_two_way_categorical():
+    model = VAE(VAE.Params(latent_dim=2, hidden=[8]), (1, 2, 2), 2)
+    z = torch.randn(3, 2)
+    out = model.decode_logits(z)
+    assert out.shape == (3, 4, 1)
+    x = torch.randint(0, 2, (3, 4))
+    two_way = torch.cat([torch.zeros_like(out), out], dim=-1)  # logits (0, l)
+    assert torch.allclose(model.log_px_z(out, x), categorical_log_prob(two_way, x), atol=1e-6)
+    s = model.sample(50, torch.Generator().manual_seed(0))
+    assert s.dtype == torch.uint8 and set(s.unique().tolist()) <= {0, 1}
+    assert model.decode_mean(z).shape == (3, 1, 2, 2)

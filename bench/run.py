@@ -1,0 +1,209 @@
+"""genlab's speed, measured side by side in one process: `make bench` (python -m bench.run).
+
+Everything is a ratio against something measured in the same run on the same machine, so
+the numbers hold when the machine is noisy: the fp32 GEMM peak, genlab's own training step
+(the library code the train stage runs) against the conventional PIL + ToTensor +
+DataLoader loop with the same model, batch and optimiser, and the batched IWAE evaluation.
+Each figure is the median of several timed repeats after a warm-up. Writes
+bench/results.json and prints a table. Nothing here is asserted by the test suite.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from genlab.io import write_json  # noqa: E402
+from genlab.models.vae import VAE  # noqa: E402
+from genlab.params import EvaluateParams  # noqa: E402
+from genlab.train import default_step, make_adam  # noqa: E402
+
+MNIST = ROOT.parent / "shared" / "data" / "mnist"
+
+
+def timed(fn, repeats: int, warmup: int = 1) -> float:
+    """Median wall time of fn() over `repeats` runs, after `warmup` untimed runs."""
+    for _ in range(warmup):
+        fn()
+    times = []
+    for _ in range(repeats):
+        t = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t)
+    return statistics.median(times)
+
+
+def gemm_gflops(n: int, repeats: int) -> float:
+    a, b = torch.randn(n, n), torch.randn(n, n)
+    out = torch.empty(n, n)
+    return 2 * n**3 / timed(lambda: torch.mm(a, b, out=out), 2 * repeats, warmup=2) / 1e9
+
+
+def mnist_like(n: int) -> torch.Tensor:
+    """Binarised MNIST training images if ../shared/data/mnist is there, else random binary ones."""
+    path = MNIST / "train-images-idx3-ubyte.gz"
+    if path.exists():
+        from genlab.sources import read_idx
+
+        x = torch.from_numpy(read_idx(path, 3)[:n].copy())[:, None]
+        return (x >= 128).to(torch.uint8)
+    return torch.randint(0, 2, (n, 1, 28, 28), dtype=torch.uint8, generator=torch.Generator().manual_seed(0))
+
+
+def reference_vae() -> VAE:
+    """The reference MLP VAE of pytorch/examples, 784-400-20, in genlab's VAE with Bernoulli pixels."""
+    return VAE(VAE.Params(hidden=[400], latent_dim=20, train_k=1, batch_size=128, lr=1e-3), (1, 28, 28), 2)
+
+
+def linear_macs(module: torch.nn.Module) -> int:
+    return sum(m.in_features * m.out_features for m in module.modules() if isinstance(m, torch.nn.Linear))
+
+
+def train_genlab(model: VAE, x: torch.Tensor, steps: int) -> callable:
+    """`steps` training steps of genlab's loop body: in-memory uint8 batches, the shared step."""
+    opts = [make_adam(model.parameters(), model.params)]
+    gen = torch.Generator().manual_seed(0)
+    bs = model.params.batch_size
+
+    def run():
+        model.train()
+        order = torch.randperm(len(x), generator=gen)
+        for i in range(steps):
+            idx = order[(i * bs) % (len(x) - bs) :][:bs]
+            default_step(model, (x[idx],), opts)
+
+    return run
+
+
+class PILDataset(torch.utils.data.Dataset):
+    """torchvision's MNIST dataset, item for item: a uint8 tensor of images and one of targets;
+    each item becomes a PIL image and goes through the transform (ToTensor)."""
+
+    def __init__(self, x: torch.Tensor):
+        from torchvision import transforms
+
+        self.data = x[:, 0] * 255
+        self.targets = torch.zeros(len(x), dtype=torch.int64)
+        self.transform = transforms.ToTensor()
+
+    def __len__(self) -> int:
+        return len(self.data)
+
+    def __getitem__(self, index):
+        from PIL import Image
+
+        img, target = self.data[index], int(self.targets[index])
+        img = Image.fromarray(img.numpy(), mode="L")
+        return self.transform(img), target
+
+
+def train_reference(model: VAE, x: torch.Tensor, steps: int) -> callable:
+    """The conventional loop: DataLoader over PIL images (num_workers=0, as on a laptop)."""
+    opt = make_adam(model.parameters(), model.params)
+    loader = torch.utils.data.DataLoader(PILDataset(x), batch_size=model.params.batch_size, shuffle=True, num_workers=0)
+
+    def run():
+        model.train()
+        it = iter(loader)
+        for _ in range(steps):
+            images, _ = next(it)
+            loss = model.loss(images.round().to(torch.uint8))
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+
+    return run
+
+
+def iwae(model: VAE, x: torch.Tensor, k: int, chunk: int) -> callable:
+    params = EvaluateParams(iw_samples=k, batch_size=chunk)
+    gen = torch.Generator().manual_seed(0)
+    return lambda: model.likelihood_metrics(x, params, gen)
+
+
+def repro_noop_seconds() -> float | None:
+    """Wall time of `dvc repro` on the up-to-date pipeline (None if it is not up to date)."""
+    dvc = Path(sys.executable).parent / "dvc"
+    status = subprocess.run([dvc, "status"], cwd=ROOT, capture_output=True, text=True)
+    if "up to date" not in status.stdout:
+        return None
+    t = time.perf_counter()
+    subprocess.run([dvc, "repro"], cwd=ROOT, capture_output=True, check=True)
+    return time.perf_counter() - t
+
+
+def run(gemm_n=2048, steps=60, repeats=5, n_images=12800, iwae_images=64, k=1000, chunk=4, repro=True) -> dict:
+    torch.manual_seed(0)
+    threads = torch.get_num_threads()
+    gemm = [gemm_gflops(gemm_n, repeats)]
+    x = mnist_like(n_images)
+
+    model = reference_vae()
+    fwd_macs = linear_macs(model.encoder) + linear_macs(model.decoder)
+    step_flop = 3 * 2 * fwd_macs  # a training step: three times the forward pass
+    bs = model.params.batch_size
+    t = timed(train_genlab(model, x, steps), repeats)
+    train_ips = steps * bs / t
+    ref = reference_vae()
+    t_ref = timed(train_reference(ref, x, steps), repeats)
+    ref_ips = steps * bs / t_ref
+
+    model.eval()
+    decoder_flop = 2 * linear_macs(model.decoder)
+    t_iwae = timed(iwae(model, x[:iwae_images], k, chunk), max(1, repeats // 2))
+    iwae_sps = iwae_images * k / t_iwae
+    gemm.append(gemm_gflops(gemm_n, repeats))  # the peak before and after: the median of both runs' medians
+    peak = statistics.mean(gemm)
+
+    results = {
+        "threads": threads,
+        "gemm_gflops": peak,
+        "gemm_gflops_first_last": gemm,
+        "train_images_per_s": train_ips,
+        "train_fraction_of_peak": train_ips * step_flop / 1e9 / peak,
+        "reference_images_per_s": ref_ips,
+        "speedup_vs_reference": train_ips / ref_ips,
+        "iwae_samples_per_s": iwae_sps,
+        "iwae_fraction_of_peak": iwae_sps * decoder_flop / 1e9 / peak,
+        "train_step_mflop_per_image": step_flop / 1e6,
+        "iwae_decoder_mflop_per_sample": decoder_flop / 1e6,
+        "repro_noop_s": repro_noop_seconds() if repro else None,
+        "data": "binarised MNIST" if (MNIST / "train-images-idx3-ubyte.gz").exists() else "random binary 28x28",
+    }
+    return results
+
+
+def table(results: dict) -> str:
+    width = max(map(len, results))
+    lines = []
+    for key, value in results.items():
+        shown = f"{value:,.3f}" if isinstance(value, float) else str(value)
+        lines.append(f"{key:<{width}}  {shown}")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--out", default=str(ROOT / "bench" / "results.json"))
+    p.add_argument("--quick", action="store_true", help="tiny sizes: checks that the code runs, measures nothing")
+    args = p.parse_args()
+    sizes = dict(gemm_n=256, steps=3, repeats=1, n_images=512, iwae_images=4, k=10, repro=False) if args.quick else {}
+    results = run(**sizes)
+    write_json(args.out, results)
+    print(table(results))
+
+
+if __name__ == "__main__":
+    main()
