@@ -5,7 +5,7 @@ BIN    := $(CURDIR)/$(VENV)/bin
 STAMP  := $(VENV)/.installed
 RUN    := PATH="$(BIN):$$PATH"
 
-.PHONY: install repro test bench clean-venv
+.PHONY: install repro test bench bench-mnist clean-venv
 
 install: $(STAMP)
 
@@ -23,6 +23,9 @@ test: install
 
 bench: install
 	$(RUN) python -m bench.run
+
+bench-mnist: install
+	$(RUN) python -m bench.mnist
 
 clean-venv:
 	rm -rf $(VENV)

@@ -14,7 +14,7 @@ import yaml
 
 from conftest import ROOT
 
-PROJECT = ["genlab", "stages", "dvc.yaml", "params.yaml", ".dvcignore"]
+PROJECT = ["genlab", "stages", "dvc.yaml", "params.yaml", ".dvcignore", "data/raw"]
 TINY = {
     "vae": {"epochs": 3, "patience": 2, "hidden": [32], "latent_dim": 2, "train_k": 2, "gmm_components": 2},
     "mixture": {"max_iter": 5},
@@ -57,6 +57,7 @@ def repo(tmp_path_factory):
     root = tmp_path_factory.mktemp("pipeline")
     for name in PROJECT:
         src = ROOT / name
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
         if src.is_dir():
             shutil.copytree(src, root / name, ignore=shutil.ignore_patterns("__pycache__"))
         else:
