@@ -46,6 +46,18 @@ def mean_loss(model: torch.nn.Module, data: tuple[torch.Tensor, ...], batch_size
     return total / n
 
 
+def image_grid(images: torch.Tensor, n_levels: int):
+    """A PIL grid of uint8 level images, enlarged like the generate stage's pictures."""
+    import torch.nn.functional as F
+    from torchvision.transforms.functional import to_pil_image
+    from torchvision.utils import make_grid
+
+    x = images.float().cpu() / (n_levels - 1)
+    scale = max(1, 32 // x.shape[-1])
+    x = F.interpolate(x, scale_factor=scale, mode="nearest") if scale > 1 else x
+    return to_pil_image(make_grid(x.clamp(0, 1), nrow=8, padding=2, pad_value=0.5))
+
+
 class NonFinite(Exception):
     """Raised by a training step whose loss is NaN or infinite, before any weight moves."""
 
@@ -141,6 +153,8 @@ def fit_gradient(
                 live.log_metric(f"train/{name}", total / n)
             if val_loss is not None:
                 live.log_metric(f"val/{metric}", val_loss)
+                if hasattr(model, "snapshot"):  # e.g. the GAN's fixed-noise samples, at every validation
+                    live.log_image(f"samples/epoch_{epoch:04d}.png", image_grid(model.snapshot(), model.n_levels))
             live.next_step()
         shown = {k: f"{v / n:.3g}" for k, v in totals.items()}
         bar.set_postfix(**shown, val="-" if val_loss is None else f"{val_loss:.3g}", best=f"{best_loss:.3g}@{best_epoch}")
@@ -173,7 +187,13 @@ def train_model(
     if grey is not None:
         loop_train, transform = grey[0], dynamic_binariser(grey[1])
     # dvcyaml=None: DVCLive must not edit dvc.yaml; save_dvc_exp=False: DVC runs the experiment.
-    with Live(dir=str(live_dir), dvcyaml=None, save_dvc_exp=False, report=None) as live:
+    try:
+        live = Live(dir=str(live_dir), dvcyaml=None, save_dvc_exp=False, report=None)
+    except Exception as exc:  # DVCLive reads the git revision even where there is none yet
+        if "Empty git repo" in str(exc):
+            raise GenlabError("the git repository has no commit yet; commit once before running the pipeline") from None
+        raise
+    with live:
         result = fit_gradient(model, loop_train, val, live=live, progress=progress, transform=transform)
         live.summary["best_epoch"] = result.best_epoch
     summary = {"best_epoch": result.best_epoch, "best_val_loss": result.best_val_loss, "epochs": result.epochs_run}

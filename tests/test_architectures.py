@@ -81,3 +81,25 @@ def test_gan_samples_are_quantised_to_the_levels():
     model = GAN(GAN.Params(hidden=[8], latent_dim=2), (1, 2, 2), 4)
     images = torch.tensor([0.0, 0.249, 0.25, 0.999, 1.0])
     assert model.quantise(images).tolist() == [0, 0, 1, 3, 3]
+
+
+def test_gan_logs_a_fixed_noise_grid_at_every_validation(tmp_path):
+    from dvclive import Live
+
+    from genlab.train import fit_gradient
+
+    model = GAN(GAN.Params(hidden=[8], latent_dim=2, epochs=4, eval_every=2, n_eval=10, ema=0.0, lr=0.01), (1, 8, 8), 17)
+
+    class Features:  # a stand-in classifier: pixel means as features
+        def predict(self, x):
+            f = x.float().flatten(1)
+            return torch.cat([f.mean(1, keepdim=True), f.std(1, keepdim=True)], 1), None
+
+    model.attach_classifier(Features())
+    x = torch.randint(0, 17, (40, 1, 8, 8), dtype=torch.uint8)
+    first = model.snapshot()
+    with Live(dir=str(tmp_path / "live"), dvcyaml=None, save_dvc_exp=False) as live:
+        fit_gradient(model, x, x[:20], live=live, progress=False)
+    images = sorted(p.name for p in (tmp_path / "live" / "plots" / "images" / "samples").iterdir())
+    assert images == ["epoch_0002.png", "epoch_0004.png"]
+    assert not torch.equal(first, model.snapshot())  # the same noise, a trained generator

@@ -66,3 +66,20 @@ def test_early_stopping_keeps_the_best_weights():
     assert result.best_epoch == 2 and result.epochs_run == 5 and result.best_val_loss == 3.0
     for k, v in model.state_dict().items():
         assert torch.equal(v, snapshots[1][k])
+
+
+def test_a_repository_without_a_commit_is_a_one_line_error(tmp_path, monkeypatch):
+    import subprocess
+
+    from dvc.repo import Repo
+
+    from genlab.errors import GenlabError
+    from genlab.train import train_model
+
+    subprocess.run(["git", "init", "-q"], cwd=tmp_path, check=True)
+    Repo.init(str(tmp_path))
+    monkeypatch.chdir(tmp_path)
+    model = VAE(VAE.Params(epochs=1, hidden=[4], latent_dim=1, train_k=1), (1, 2, 2), 3)
+    x = torch.randint(0, 3, (8, 1, 2, 2), dtype=torch.uint8)
+    with pytest.raises(GenlabError, match="no commit yet"):
+        train_model(model, x, x, live_dir=tmp_path / "live", progress=False)

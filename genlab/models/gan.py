@@ -84,6 +84,10 @@ class GAN(GenerativeModel):
         self.discriminator = encoder(p.arch, self.shape, 1, list(p.hidden), p.conv_width, lambda: nn.LeakyReLU(0.2), wrap)
         self.ema_generator = copy.deepcopy(self.generator).requires_grad_(False)
         self._val_features = None
+        # Fixed noise for the sample grid logged at every validation (not part of the state).
+        self.__dict__["fixed_z"] = torch.randn(
+            (64, p.latent_dim), generator=torch.Generator().manual_seed(p.seed + 1)
+        )
 
     def attach_classifier(self, classifier) -> None:
         """The frozen feature classifier, for the validation FID (kept out of the state dict)."""
@@ -138,6 +142,15 @@ class GAN(GenerativeModel):
         score = fid(self._val_features, self.classifier.predict(samples.cpu())[0])
         self.train()
         return score
+
+    @torch.no_grad()
+    def snapshot(self) -> torch.Tensor:
+        """The EMA generator's images from the same fixed noise every time: (64, C, H, W), levels."""
+        was_training = self.training
+        self.eval()
+        images = self.quantise(self.ema_generator(self.fixed_z.to(self.device)))
+        self.train(was_training)
+        return images
 
     # -- sampling ---------------------------------------------------------------
     def quantise(self, images: torch.Tensor) -> torch.Tensor:
