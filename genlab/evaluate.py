@@ -38,6 +38,11 @@ def continuous_metrics(samples: torch.Tensor, data: Prepared, true_normal=None) 
 def sample_metrics(samples: torch.Tensor, data: Prepared, classifier: Classifier | None, params) -> dict:
     """Score the first n samples against the test split (features) and the train split (memorisation)."""
     n = n_scored(params, data)
+    if len(data.val.x) < n:
+        raise GenlabError(
+            f"evaluate.n_samples: {n} is more than the validation split's {len(data.val.x)} images, "
+            f"which the real reference row scores with the same n; lower it"
+        )
     if len(samples) < n:
         raise GenlabError(
             f"evaluate: {len(samples)} samples but {n} are scored (evaluate.n_samples or the validation "

@@ -83,3 +83,15 @@ def test_conv_vae_on_digits(tmp_path, monkeypatch):
         evaluate={"iw_samples": 10},
     )
     assert metrics["vae"]["nll"] <= metrics["vae"]["neg_elbo"] and metrics["vae"]["nll"] < 181.3
+
+
+def test_more_scored_samples_than_the_validation_split_is_a_clear_error(tmp_path, monkeypatch):
+    import pytest
+
+    from genlab.errors import GenlabError
+
+    with pytest.raises(GenlabError, match=r"evaluate.n_samples: 500 is more than the validation split's 180"):
+        run_pipeline(
+            tmp_path, monkeypatch, ["independent"],
+            classifier={"epochs": 1}, generate={"n_samples": 600}, evaluate={"n_samples": 500},
+        )
