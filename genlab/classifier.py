@@ -17,7 +17,7 @@ import torch.nn.functional as F
 from pydantic import Field
 from torch import nn
 
-from genlab.errors import GenlabError
+from genlab.io import load_checkpoint
 from genlab.schema import GradientParams
 
 
@@ -39,10 +39,6 @@ class Classifier(nn.Module):
             layers += [nn.Linear(a, b), nn.ReLU(), nn.Dropout(params.dropout)]
         self.body = nn.Sequential(*layers[:-1])  # no dropout on the features themselves
         self.head = nn.Sequential(nn.Dropout(params.dropout), nn.Linear(params.feature_dim, n_classes))
-
-    @property
-    def num_features(self) -> int:
-        return self.params.feature_dim
 
     def _inputs(self, x: torch.Tensor) -> torch.Tensor:
         return x.flatten(1).float() / (self.n_levels - 1)
@@ -77,11 +73,7 @@ class Classifier(nn.Module):
 
     @classmethod
     def load(cls, path: str | Path, device="cpu") -> "Classifier":
-        path = Path(path)
-        try:
-            ckpt = torch.load(path, map_location=device, weights_only=True)
-        except (OSError, RuntimeError, EOFError) as exc:
-            raise GenlabError(f"{path}: cannot load the classifier ({exc}); run the classifier stage") from None
+        ckpt = load_checkpoint(path, "classifier", "classifier", device)
         model = cls(ClassifierParams.model_validate(ckpt["params"]), ckpt["meta"]["shape"], ckpt["meta"]["n_levels"], ckpt["n_classes"])
         model.load_state_dict(ckpt["state_dict"])
         return model.to(device).eval()

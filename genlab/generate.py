@@ -6,24 +6,16 @@ import math
 from pathlib import Path
 
 import torch
-import torch.nn.functional as F
-from torchvision.utils import save_image
 
+from genlab.images import image_grid
 from genlab.io import atomic_file, write_npz
 from genlab.metrics import histogram
 from genlab.models.base import GenerativeModel
 
-MIN_PIXELS = 32  # small images are enlarged (nearest neighbour) to at least this many pixels a side
-
-
 def save_grid(images: torch.Tensor, n_levels: int, path: str | Path, nrow: int) -> None:
     """Save images (N, C, H, W) with levels 0..n_levels-1 as one PNG grid."""
-    x = images.detach().float().cpu() / (n_levels - 1)
-    scale = max(1, MIN_PIXELS // x.shape[-1])
-    if scale > 1:
-        x = F.interpolate(x, scale_factor=scale, mode="nearest")
     with atomic_file(path) as tmp:
-        save_image(x.clamp(0, 1), tmp, nrow=nrow, padding=2, pad_value=0.5, format="png")
+        image_grid(images, n_levels, nrow).save(tmp, format="png")
 
 
 @torch.no_grad()

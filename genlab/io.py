@@ -17,6 +17,8 @@ from typing import Any, Iterator
 
 import numpy as np
 
+from genlab.errors import GenlabError
+
 
 @contextlib.contextmanager
 def atomic_file(path: str | Path) -> Iterator[Path]:
@@ -77,3 +79,14 @@ def write_npz(path: str | Path, **arrays: np.ndarray) -> None:
     with atomic_file(path) as tmp:
         with open(tmp, "wb") as fh:
             np.savez_compressed(fh, **arrays)
+
+
+def load_checkpoint(path: str | Path, what: str, stage: str, device="cpu") -> dict:
+    """A torch checkpoint (tensors and plain types only), or one line naming the file and the stage that makes it."""
+    import torch
+
+    path = Path(path)
+    try:
+        return torch.load(path, map_location=device, weights_only=True)
+    except (OSError, RuntimeError, EOFError) as exc:
+        raise GenlabError(f"{path}: cannot load the {what} ({exc}); run the {stage} stage") from None

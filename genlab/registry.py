@@ -10,6 +10,7 @@ from pathlib import Path
 import torch
 
 from genlab.errors import GenlabError
+from genlab.io import load_checkpoint
 from genlab.models.base import GenerativeModel
 from genlab.models.gan import GAN
 from genlab.models.gaussian import Gaussian
@@ -42,11 +43,7 @@ def save(model: GenerativeModel, name: str, meta: dict, path: str | Path) -> Non
 
 
 def load(path: str | Path, device: str = "cpu") -> tuple[str, GenerativeModel]:
-    path = Path(path)
-    try:
-        ckpt = torch.load(path, map_location=device, weights_only=True)
-    except (OSError, RuntimeError, EOFError) as exc:
-        raise GenlabError(f"{path}: cannot load the model ({exc}); run the train stage") from None
+    ckpt = load_checkpoint(path, "model", "train", device)
     name = ckpt["model"]
     if name not in MODELS:
         raise GenlabError(f"{path}: unknown model {name!r}")

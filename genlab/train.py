@@ -16,6 +16,7 @@ import torch
 from tqdm import tqdm
 
 from genlab.errors import GenlabError
+from genlab.images import image_grid
 
 
 class Diverged(GenlabError):
@@ -44,18 +45,6 @@ def mean_loss(model: torch.nn.Module, data: tuple[torch.Tensor, ...], batch_size
         batch = tuple(t[start : start + batch_size] for t in data)
         total += model.loss(*batch).item() * len(batch[0])
     return total / n
-
-
-def image_grid(images: torch.Tensor, n_levels: int):
-    """A PIL grid of uint8 level images, enlarged like the generate stage's pictures."""
-    import torch.nn.functional as F
-    from torchvision.transforms.functional import to_pil_image
-    from torchvision.utils import make_grid
-
-    x = images.float().cpu() / (n_levels - 1)
-    scale = max(1, 32 // x.shape[-1])
-    x = F.interpolate(x, scale_factor=scale, mode="nearest") if scale > 1 else x
-    return to_pil_image(make_grid(x.clamp(0, 1), nrow=8, padding=2, pad_value=0.5))
 
 
 class NonFinite(Exception):
