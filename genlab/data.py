@@ -3,7 +3,8 @@
 Prepared data is one folder with ``train.npz``, ``val.npz`` and ``test.npz`` (``x``: uint8
 images (N, C, H, W) or float64 values (N, F); ``y``: int64 labels when there are labels;
 with dynamic binarisation ``train.npz`` also holds ``x_grey``, the grey images the training
-loop re-binarises every epoch) and ``meta.json`` (kind, shape, number of levels,
+loop re-binarises every epoch; with dequantisation, ``x_int``, the integer values it
+dequantises afresh every epoch) and ``meta.json`` (kind, shape, number of levels,
 binarisation, counts per split).
 """
 
@@ -28,6 +29,19 @@ SPLITS = ("train", "val", "test")
 def binarise(x: np.ndarray, levels: int, rng: np.random.Generator) -> np.ndarray:
     """Bernoulli pixels with probability grey / (levels - 1), as uint8 0/1."""
     return (rng.random(x.shape, dtype=np.float32) < x / np.float32(levels - 1)).astype(np.uint8)
+
+
+def integer_columns(x: np.ndarray) -> list[int]:
+    """The columns of a continuous table whose values are all integers (counts, ratings, levels)."""
+    return [int(j) for j in np.flatnonzero(np.all(x == np.round(x), axis=0))]
+
+
+def dequantise(x: np.ndarray, columns: list[int], rng: np.random.Generator) -> np.ndarray:
+    """Uniform dequantisation: x + u, u ~ U(0, 1), in the given columns; a density on the result
+    bounds the discrete likelihood (-log P(x) <= E_u[-log p(x + u)])."""
+    out = x.copy()
+    out[:, columns] += rng.random((len(x), len(columns)))
+    return out
 
 
 def split_indices(n: int, y: np.ndarray | None, params: DataParams) -> dict[str, np.ndarray]:
@@ -79,6 +93,8 @@ def prepare(params: DataParams, out_dir: str | Path) -> dict:
     }
     if params.binarize == "dynamic":
         meta["grey_levels"] = levels
+    if not levels:
+        meta["dequantized_columns"] = integer_columns(x) if params.dequantize else []
     rng = np.random.default_rng(params.seed)
     with atomic_dir(out_dir) as tmp:
         for s in SPLITS:
@@ -87,6 +103,10 @@ def prepare(params: DataParams, out_dir: str | Path) -> dict:
                 if params.binarize == "dynamic" and s == "train":
                     arrays["x_grey"] = arrays["x"]  # re-binarised every epoch by the training loop
                 arrays["x"] = binarise(arrays["x"], levels, rng)  # one seeded binarisation
+            if meta.get("dequantized_columns"):
+                if s == "train":
+                    arrays["x_int"] = arrays["x"]  # dequantised afresh every epoch by the training loop
+                arrays["x"] = dequantise(arrays["x"], meta["dequantized_columns"], rng)  # one seeded draw
             if y is not None:
                 arrays["y"] = y[parts[s]]
             write_npz(tmp / f"{s}.npz", **arrays)
@@ -99,6 +119,7 @@ class Split:
     x: torch.Tensor  # uint8 (N, C, H, W) images, or float64 (N, F) values
     y: torch.Tensor | None
     x_grey: torch.Tensor | None = None  # dynamic binarisation: the grey training images
+    x_int: torch.Tensor | None = None  # dequantisation: the integer training values
 
 
 @dataclass
@@ -129,7 +150,7 @@ def _read_split(path: Path) -> Split:
         raise GenlabError(f"{path}: cannot read prepared data ({exc}); run the preprocess stage") from None
     if "x" not in arrays:
         raise GenlabError(f"{path}: no array x; run the preprocess stage")
-    return Split(x=arrays["x"], y=arrays.get("y"), x_grey=arrays.get("x_grey"))
+    return Split(x=arrays["x"], y=arrays.get("y"), x_grey=arrays.get("x_grey"), x_int=arrays.get("x_int"))
 
 
 def load_prepared(data_dir: str | Path, splits: tuple[str, ...] = SPLITS) -> Prepared:

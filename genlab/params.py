@@ -34,6 +34,7 @@ class DataParams(Section):
     val_fraction: float = Field(0.1, gt=0, lt=1)
     test_fraction: float = Field(0.2, gt=0, lt=1)
     binarize: Literal["none", "static", "dynamic"] = "none"
+    dequantize: bool = Field(True, description="continuous data: integer-valued columns get uniform noise U(0, 1)")
     image_size: Optional[Union[int, list[int]]] = None
     x_key: Optional[str] = None
     y_key: Optional[str] = None

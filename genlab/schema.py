@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import BaseModel, ConfigDict, Field
 
 
@@ -20,3 +22,7 @@ class GradientParams(Section):
     epochs: int = Field(500, ge=1)
     patience: int = Field(30, ge=1, description="epochs without a better validation loss before stopping")
     weight_decay: float = Field(0.0, ge=0)
+    lr_schedule: Literal["constant", "cosine"] = Field(
+        "constant", description="cosine: the lr falls along a half cosine to lr_final * lr over `epochs`"
+    )
+    lr_final: float = Field(0.01, ge=0, le=1, description="final lr as a fraction of lr (lr_schedule: cosine)")

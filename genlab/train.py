@@ -77,6 +77,17 @@ def default_step(model: torch.nn.Module, batch: tuple, optimizers: list) -> dict
     return {"loss": loss.detach()}
 
 
+def lr_schedule(opt: torch.optim.Optimizer, p) -> torch.optim.lr_scheduler.LRScheduler:
+    """The section's schedule, stepped once per epoch: constant, or a half cosine from lr at
+    the first epoch to ``lr_final * lr`` at the last (``epochs``)."""
+    if p.lr_schedule == "cosine":
+        span = max(p.epochs - 1, 1)
+        return torch.optim.lr_scheduler.LambdaLR(
+            opt, lambda e: p.lr_final + (1 - p.lr_final) * 0.5 * (1 + math.cos(math.pi * min(e, span) / span))
+        )
+    return torch.optim.lr_scheduler.LambdaLR(opt, lambda e: 1.0)
+
+
 def dynamic_binariser(grey_levels: int):
     """A batch transform: fresh Bernoulli pixels from grey images, every time (dynamic binarisation)."""
 
@@ -87,6 +98,28 @@ def dynamic_binariser(grey_levels: int):
         return ((u < p).to(torch.uint8), *rest)
 
     return transform
+
+
+def dequantiser(columns: list[int]):
+    """A batch transform: fresh uniform noise U(0, 1) on the integer columns, every time."""
+
+    def transform(batch: tuple, generator: torch.Generator) -> tuple:
+        x, *rest = batch
+        x = x.clone()
+        x[:, columns] += torch.rand((len(x), len(columns)), generator=generator, dtype=torch.float64).to(x)
+        return (x, *rest)
+
+    return transform
+
+
+def fresh_training_data(data) -> tuple | None:
+    """(training tensor, batch transform) where every epoch sees fresh noise (dynamic binarisation,
+    dequantisation), else None; ``data`` is a ``genlab.data.Prepared``."""
+    if data.meta.get("binarize") == "dynamic":
+        return data.train.x_grey, dynamic_binariser(data.meta["grey_levels"])
+    if data.meta.get("dequantized_columns"):
+        return data.train.x_int, dequantiser(data.meta["dequantized_columns"])
+    return None
 
 
 def fit_gradient(
@@ -111,6 +144,7 @@ def fit_gradient(
     else:
         optimizers = [make_adam(model.parameters(), p)]
     step = getattr(model, "train_step", None) or (lambda batch, opts: default_step(model, batch, opts))
+    schedules = [lr_schedule(opt, p) for opt in optimizers]
     score = getattr(model, "validation_score", None) or (lambda v, epoch: mean_loss(model, v, 4 * p.batch_size))
     metric = getattr(model, "validation_metric", "loss")
     best_loss, best_epoch, best_state = math.inf, 0, None
@@ -131,6 +165,8 @@ def fit_gradient(
                     totals[name] = totals.get(name, 0.0) + value.item() * len(index)
         except NonFinite as exc:
             raise Diverged(f"training diverged: {exc} in epoch {epoch}; no model saved") from None
+        for schedule in schedules:
+            schedule.step()
         val_loss = score(val, epoch)
         if val_loss is not None and not math.isfinite(val_loss):
             raise Diverged(f"training diverged: the validation {metric} became {val_loss} in epoch {epoch}; no model saved")
@@ -158,13 +194,13 @@ def fit_gradient(
 
 
 def train_model(
-    model: torch.nn.Module, train: Tensors, val: Tensors, live_dir, progress: bool = True, grey=None
+    model: torch.nn.Module, train: Tensors, val: Tensors, live_dir, progress: bool = True, fresh=None
 ) -> dict:
     """Fit any model: the shared gradient loop with DVCLive curves, or the model's closed-form ``fit``.
 
-    ``grey`` = (grey training images, grey levels) asks for dynamic binarisation: the
-    gradient loop then trains on fresh binarisations of them every epoch, while closed-form
-    fits and ``finish_fit`` use ``train``, the one seeded binarisation.
+    ``fresh`` = (training tensor, batch transform), from ``fresh_training_data``: the
+    gradient loop then trains on fresh binarisations or dequantisations every epoch, while
+    closed-form fits and ``finish_fit`` use ``train``, the one seeded draw.
     """
     if not getattr(model, "trains_by_gradient", True):
         return model.fit(train, val)
@@ -173,8 +209,8 @@ def train_model(
     if hasattr(model, "begin_fit"):
         model.begin_fit(train[0] if isinstance(train, tuple) else train)
     loop_train, transform = train, None
-    if grey is not None:
-        loop_train, transform = grey[0], dynamic_binariser(grey[1])
+    if fresh is not None:
+        loop_train, transform = fresh
     # dvcyaml=None: DVCLive must not edit dvc.yaml; save_dvc_exp=False: DVC runs the experiment.
     try:
         live = Live(dir=str(live_dir), dvcyaml=None, save_dvc_exp=False, report=None)

@@ -11,7 +11,7 @@ from genlab.classifier import Classifier
 from genlab.data import load_prepared
 from genlab.io import atomic_dir, write_json
 from genlab.params import load_params
-from genlab.train import train_model
+from genlab.train import fresh_training_data, train_model
 
 DATA = "data/prepared"
 CLASSIFIER = "models/classifier/classifier.pt"
@@ -26,10 +26,8 @@ def main(args) -> None:
     if getattr(model, "needs_classifier", False):  # checkpoints chosen by validation FID
         model.attach_classifier(Classifier.load(CLASSIFIER))
     with atomic_dir(f"models/{args.model}") as out:
-        grey = None
-        if data.meta.get("binarize") == "dynamic":
-            grey = (data.train.x_grey, data.meta["grey_levels"])
-        summary = train_model(model, data.train.x, data.val.x, live_dir=out / "live", grey=grey)
+        fresh = fresh_training_data(data)  # dynamic binarisation, dequantisation
+        summary = train_model(model, data.train.x, data.val.x, live_dir=out / "live", fresh=fresh)
         registry.save(model.cpu(), args.model, data.meta, out / registry.CHECKPOINT)
         write_json(out / "train.json", summary)
     print(f"train {args.model}: " + (", ".join(f"{k} {v:.6g}" for k, v in summary.items()) or "fitted"))

@@ -8,6 +8,7 @@ import sys
 
 import numpy as np
 import pytest
+import torch
 import yaml
 from PIL import Image
 
@@ -105,6 +106,35 @@ def test_csv_source_with_and_without_labels(tmp_path):
     assert raw.x.shape == (30, 2) and raw.n_levels == 0 and raw.y.tolist()[:3] == [0, 1, 0]
     raw = load(DataParams(source="csv", path=str(tmp_path / "t.csv"), label_column=None))
     assert raw.x.shape == (30, 3) and raw.y is None
+
+
+def test_integer_columns_are_dequantised_seeded_and_kept_for_fresh_noise(tmp_path):
+    # column a: counts (integers), b: halves (not integers), label: not a value column
+    (tmp_path / "t.csv").write_text("a,b,label\n" + "".join(f"{i % 7},{i * 0.5},{i % 2}\n" for i in range(40)))
+    params = DataParams(source="csv", path=str(tmp_path / "t.csv"))
+    meta = prepare(params, tmp_path / "p")
+    assert meta["kind"] == "continuous" and meta["dequantized_columns"] == [0]
+    data = load_prepared(tmp_path / "p")
+    for split in (data.train, data.val, data.test):
+        frac = split.x[:, 0] - split.x[:, 0].floor()
+        assert (frac > 0).all() and (split.x[:, 0].floor() <= 6).all()  # x + u, u in (0, 1)
+        assert (split.x[:, 1] * 2 == (split.x[:, 1] * 2).round()).all()  # b left alone
+    assert torch.equal(data.train.x_int, data.train.x.floor().where(torch.tensor([True, False]), data.train.x))
+    assert data.val.x_int is None
+    prepare(params, tmp_path / "q")
+    assert torch.equal(load_prepared(tmp_path / "q").test.x, data.test.x)  # seeded
+    # the training loop's transform draws fresh noise on column a only
+    from genlab.train import fresh_training_data
+
+    x, transform = fresh_training_data(data)
+    g = torch.Generator().manual_seed(0)
+    a, b = transform((x,), g)[0], transform((x,), g)[0]
+    assert not torch.equal(a, b) and torch.equal(a.floor()[:, 0], x[:, 0]) and torch.equal(a[:, 1], x[:, 1])
+    assert torch.equal(x, data.train.x_int)  # not changed in place
+    off = prepare(DataParams(source="csv", path=str(tmp_path / "t.csv"), dequantize=False), tmp_path / "r")
+    assert off["dequantized_columns"] == [] and load_prepared(tmp_path / "r").train.x_int is None
+    assert fresh_training_data(load_prepared(tmp_path / "r")) is None
+    assert "dequantized_columns" not in prepare(DataParams(), tmp_path / "d")  # images: not on this scale
 
 
 def test_normal_source_is_seeded():

@@ -1,3 +1,5 @@
+import math
+
 import pytest
 import torch
 
@@ -83,3 +85,25 @@ def test_a_repository_without_a_commit_is_a_one_line_error(tmp_path, monkeypatch
     x = torch.randint(0, 3, (8, 1, 2, 2), dtype=torch.uint8)
     with pytest.raises(GenlabError, match="no commit yet"):
         train_model(model, x, x, live_dir=tmp_path / "live", progress=False)
+
+
+def test_cosine_schedule_runs_from_lr_to_lr_final():
+    from genlab.schema import GradientParams
+    from genlab.train import lr_schedule
+
+    p = GradientParams(lr=0.1, epochs=5, lr_schedule="cosine", lr_final=0.01)
+    opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=p.lr)
+    sched, lrs = lr_schedule(opt, p), []
+    for _ in range(6):
+        lrs.append(opt.param_groups[0]["lr"])
+        opt.step()
+        sched.step()
+    # epoch e of 5 (0-based): 0.001 + 0.099 * (1 + cos(pi e / 4)) / 2; held at the end
+    want = [0.001 + 0.099 * (1 + math.cos(math.pi * e / 4)) / 2 for e in range(5)] + [0.001]
+    assert lrs == pytest.approx(want, abs=1e-12)
+    assert lrs[0] == pytest.approx(0.1) and lrs[2] == pytest.approx(0.0505)
+    constant = lr_schedule(opt := torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=0.1), GradientParams(lr=0.1))
+    for _ in range(3):
+        opt.step()
+        constant.step()
+    assert opt.param_groups[0]["lr"] == 0.1

@@ -115,3 +115,52 @@ def test_binary_pixels_use_one_logit_equal_to_the_two_way_categorical():
     s = model.sample(50, torch.Generator().manual_seed(0))
     assert s.dtype == torch.uint8 and set(s.unique().tolist()) <= {0, 1}
     assert model.decode_mean(z).shape == (3, 1, 2, 2)
+
+
+def mog_vae():
+    """A 1-D latent VAE with a learnt mixture prior set by hand: weights 1:3, N(-1, 1) and N(2, 1/4)."""
+    model = VAE(VAE.Params(latent_dim=1, hidden=[8], prior="mog", prior_components=2), (1, 2, 2), 3).double()
+    with torch.no_grad():
+        model.prior_means.copy_(torch.tensor([[-1.0], [2.0]], dtype=torch.float64))
+        model.prior_logvars.copy_(torch.tensor([[0.0], [math.log(0.25)]], dtype=torch.float64))
+        model.prior_logits.copy_(torch.tensor([0.0, math.log(3.0)], dtype=torch.float64))
+    return model
+
+
+def test_mixture_prior_against_hand_computation():
+    model = mog_vae()
+    z = torch.tensor([[0.0], [2.0]], dtype=torch.float64)
+
+    def normal(v, m, s):
+        return math.exp(-0.5 * ((v - m) / s) ** 2) / (s * math.sqrt(2 * math.pi))
+
+    want = [math.log(0.25 * normal(v, -1, 1) + 0.75 * normal(v, 2, 0.5)) for v in (0.0, 2.0)]
+    assert model.log_prior(z).tolist() == pytest.approx(want, abs=1e-12)
+
+
+def test_mixture_prior_iwae_bound_approaches_the_exact_likelihood():
+    torch.manual_seed(1)
+    model = mog_vae()
+    x = torch.tensor([[[[0, 2], [1, 2]]], [[[2, 2], [0, 0]]]], dtype=torch.uint8)
+    z = torch.linspace(-10, 10, 20001, dtype=torch.float64)[:, None]
+    with torch.no_grad():
+        log_px_z = categorical_log_prob(model.decode_logits(z), x.flatten(1)[:, None, :]).sum(-1)
+        exact = torch.logsumexp(log_px_z + model.log_prior(z), dim=1) + math.log((z[1] - z[0]).item())
+        metrics = model.likelihood_metrics(x, EvaluateParams(iw_samples=20000, batch_size=2), torch.Generator().manual_seed(0))
+    assert metrics["nll"] == pytest.approx(-exact.mean().item(), abs=0.02)
+    assert metrics["nll"] <= metrics["neg_elbo"] + 1e-9
+    assert metrics["neg_elbo"] == pytest.approx(metrics["recon"] + metrics["kl"], abs=1e-9)
+
+
+def test_mixture_prior_is_learnt_and_sampled():
+    model = VAE(VAE.Params(latent_dim=2, hidden=[8], prior="mog", prior_components=3, train_k=1), (1, 2, 2), 2)
+    before = model.prior_means.detach().clone()
+    x = torch.randint(0, 2, (32, 1, 2, 2), dtype=torch.uint8)
+    model.loss(x).backward()
+    assert model.prior_means.grad is not None and model.prior_means.grad.abs().sum() > 0
+    # draws from the prior come from its components: with tiny variances, the means themselves
+    with torch.no_grad():
+        model.prior_logvars.fill_(-40.0)
+    z = model.sample_latent(200, torch.Generator().manual_seed(0), "prior")
+    assert torch.cdist(z, before).min(1).values.max() < 1e-6
+    assert model.sample(5, torch.Generator().manual_seed(0), "prior").shape == (5, 1, 2, 2)

@@ -1,6 +1,7 @@
 """The variational autoencoder (Kingma and Welling 2014) with a categorical pixel likelihood.
 
-Encoder q(z|x) = N(mu(x), diag sigma^2(x)); prior p(z) = N(0, I); decoder p(x|z):
+Encoder q(z|x) = N(mu(x), diag sigma^2(x)); prior p(z) = N(0, I), or (``prior: mog``) a
+mixture of diagonal Gaussians learnt with the rest (Tomczak and Welling 2018); decoder p(x|z):
 one ``n_levels``-way categorical per pixel, so every bound is in nats on the same
 discrete scale as the exact baselines. Training maximises the ELBO (``train_k = 1``)
 or the importance-weighted bound of Burda et al. 2015 (``train_k > 1``); evaluation
@@ -50,6 +51,8 @@ class VAE(GenerativeModel):
         latent_dim: int = Field(16, ge=1)
         hidden: list[int] = Field(default_factory=lambda: [256, 256], min_length=1)
         train_k: int = Field(5, ge=1, description="importance samples in the training bound (1 = ELBO)")
+        prior: Literal["normal", "mog"] = Field("normal", description="p(z): N(0, I) or a learnt mixture of Gaussians")
+        prior_components: int = Field(50, ge=1, description="components of the learnt prior (prior: mog)")
         sampler: Literal["prior", "gmm"] = "gmm"
         gmm_components: int = Field(10, ge=1, description="components of the mixture fitted to the training codes")
 
@@ -79,6 +82,12 @@ class VAE(GenerativeModel):
         per_value = 2 if self.continuous else 1 if self.binary else self.n_levels
         self.encoder = encoder(p.arch, self.shape, 2 * p.latent_dim, list(p.hidden), p.conv_width)
         self.decoder = decoder(p.arch, p.latent_dim, self.shape, per_value, list(p.hidden), p.conv_width)
+        if p.prior == "mog":
+            # Means spread like draws from N(0, I), unit variances, equal weights: N(0, I)-like at the start.
+            g = torch.Generator().manual_seed(p.seed)
+            self.prior_means = torch.nn.Parameter(torch.randn(p.prior_components, p.latent_dim, generator=g))
+            self.prior_logvars = torch.nn.Parameter(torch.zeros(p.prior_components, p.latent_dim))
+            self.prior_logits = torch.nn.Parameter(torch.zeros(p.prior_components))
         self.register_buffer("x_loc", torch.zeros(self.dim))
         self.register_buffer("x_scale", torch.ones(self.dim))
         # The "gmm" sampler: a Gaussian mixture fitted to the training codes after training
@@ -139,6 +148,18 @@ class VAE(GenerativeModel):
         levels = torch.arange(self.n_levels, device=z.device, dtype=probs.dtype)
         return (probs @ levels).reshape(-1, *self.shape)
 
+    def log_prior(self, z: torch.Tensor) -> torch.Tensor:
+        """log p(z) summed over the latent axis, (...), in z's dtype."""
+        if self.params.prior == "normal":
+            return -0.5 * (z.pow(2) + LOG_2PI).sum(-1)
+        means, logvars = self.prior_means.to(z.dtype), self.prior_logvars.to(z.dtype)
+        prec = (-logvars).exp()
+        # sum_d (z_d - m_kd)^2 / s_kd^2 expanded into two matrix products: no (..., K, d) tensor
+        flat = z.reshape(-1, z.shape[-1])
+        sq = flat.pow(2) @ prec.T - 2 * flat @ (means * prec).T + (means.pow(2) * prec).sum(-1)
+        comp = -0.5 * (sq + (logvars + LOG_2PI).sum(-1)) + torch.log_softmax(self.prior_logits.to(z.dtype), 0)
+        return torch.logsumexp(comp, -1).reshape(z.shape[:-1])
+
     def log_weights(self, x: torch.Tensor, k: int, generator: torch.Generator | None = None):
         """Importance log-weights log p(x|z) + log p(z) - log q(z|x) for k draws, shape (k, B).
 
@@ -149,14 +170,14 @@ class VAE(GenerativeModel):
         z = mu + (0.5 * logvar).exp() * eps
         # per-value terms summed in float32 (error ~1e-5 nats), the log-weights in float64
         log_px = self.log_px_z_sum(self.decode_logits(z), x.flatten(1)).double()
-        log_pz = -0.5 * (z.double().pow(2) + LOG_2PI).sum(-1)
+        log_pz = self.log_prior(z.double())
         log_qz = -0.5 * (eps.double().pow(2) + LOG_2PI + logvar.double()).sum(-1)
         return log_px + log_pz - log_qz, log_px
 
     # -- training ---------------------------------------------------------------
     def loss(self, x: torch.Tensor) -> torch.Tensor:
         k = self.params.train_k
-        if k == 1:
+        if k == 1 and self.params.prior == "normal":
             mu, logvar = self.encode(x)
             z = mu + (0.5 * logvar).exp() * torch.randn_like(mu)
             recon = -self.log_px_z_sum(self.decode_logits(z), x.flatten(1))
@@ -184,8 +205,11 @@ class VAE(GenerativeModel):
         sampler = sampler or self.params.sampler
         device = self.gmm_means.device
         eps = torch.randn((n, self.latent_dim), generator=generator, device=device)
-        if sampler == "prior":
+        if sampler == "prior" and self.params.prior == "normal":
             return eps
+        if sampler == "prior":
+            k = torch.multinomial(torch.softmax(self.prior_logits, 0), n, replacement=True, generator=generator)
+            return self.prior_means[k] + (0.5 * self.prior_logvars[k]).exp() * eps
         k = torch.multinomial(self.gmm_log_weights.exp(), n, replacement=True, generator=generator)
         return self.gmm_means[k] + (self.gmm_scale_tril[k] @ eps.unsqueeze(-1)).squeeze(-1)
 
@@ -223,15 +247,19 @@ class VAE(GenerativeModel):
     # -- likelihood -------------------------------------------------------------
     @torch.no_grad()
     def likelihood_metrics(self, x: torch.Tensor, params, generator: torch.Generator) -> dict:
-        """IWAE bound with k = params.iw_samples, the negative ELBO and its two terms, per test image."""
+        """IWAE bound with k = params.iw_samples, the negative ELBO and its two terms, per test image
+        (the KL term in closed form for the N(0, I) prior, a k-draw Monte Carlo mean for the mixture)."""
         k, chunk = params.iw_samples, params.batch_size
         nll, recon, kl = [], [], []
         for batch in x.split(chunk):
             log_w, log_px = self.log_weights(batch, k, generator)
             nll.append(-(torch.logsumexp(log_w, 0) - math.log(k)))
             recon.append(-log_px.mean(0))
-            mu, logvar = self.encode(batch)
-            kl.append(gaussian_kl(mu.double(), logvar.double()))
+            if self.params.prior == "normal":
+                mu, logvar = self.encode(batch)
+                kl.append(gaussian_kl(mu.double(), logvar.double()))
+            else:  # no closed form: the k draws' mean of log q(z|x) - log p(z)
+                kl.append(-(log_w - log_px).mean(0))
         nll, recon, kl = torch.cat(nll), torch.cat(recon), torch.cat(kl)
         out = nll_summary(nll, self.dim, discrete=not self.continuous)
         out.update(
