@@ -25,6 +25,7 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from genlab import runtime  # noqa: E402
 from genlab.io import write_json  # noqa: E402
 from genlab.models.vae import VAE  # noqa: E402
 from genlab.params import EvaluateParams  # noqa: E402
@@ -145,7 +146,7 @@ def repro_noop_seconds() -> float | None:
 
 
 def run(gemm_n=2048, steps=60, repeats=5, n_images=12800, iwae_images=64, k=1000, chunk=4, repro=True) -> dict:
-    torch.manual_seed(0)
+    runtime.setup("cpu", 0)  # what every stage does first: seeds, and the allocator setting
     threads = torch.get_num_threads()
     gemm = [gemm_gflops(gemm_n, repeats)]
     x = mnist_like(n_images)

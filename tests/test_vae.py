@@ -2,6 +2,7 @@ import math
 
 import pytest
 import torch
+import torch.nn.functional as F
 
 from genlab.data import load_prepared, prepare
 from genlab.models.vae import VAE, categorical_log_prob, gaussian_kl
@@ -164,3 +165,24 @@ def test_mixture_prior_is_learnt_and_sampled():
     z = model.sample_latent(200, torch.Generator().manual_seed(0), "prior")
     assert torch.cdist(z, before).min(1).values.max() < 1e-6
     assert model.sample(5, torch.Generator().manual_seed(0), "prior").shape == (5, 1, 2, 2)
+
+
+def test_fast_bernoulli_log_likelihood_matches_softplus_and_its_gradient():
+    from genlab.models.vae import BernoulliLogLik, softplus_sum
+
+    g = torch.Generator().manual_seed(0)
+    for d in (784, 64, 97, 5):  # a divisor of 56, of 64, a prime (groups of one), fewer than a group
+        logits = (torch.randn(3, 4, d, generator=g, dtype=torch.float64) * 8).requires_grad_()
+        logits.data[0, 0, :3] = torch.tensor([-120.0, 0.0, 120.0], dtype=torch.float64)  # extremes
+        x = (torch.rand(4, d, generator=g) < 0.3).double()
+        want = (logits * x).sum(-1) - F.softplus(logits).sum(-1)
+        got = BernoulliLogLik.apply(logits, x)
+        # F.softplus returns l itself above l = 20, dropping log1p(e^-l) < 2e-9 per value
+        assert torch.allclose(got, want, rtol=0, atol=1e-7)
+        assert torch.allclose(softplus_sum(logits.float()).double(), F.softplus(logits).sum(-1), rtol=1e-6, atol=1e-3)
+        w = torch.randn(3, 4, generator=g, dtype=torch.float64)
+        (grad_got,) = torch.autograd.grad((got * w).sum(), logits)
+        (grad_want,) = torch.autograd.grad((want * w).sum(), logits)
+        assert torch.allclose(grad_got, grad_want, rtol=0, atol=1e-8)  # F.softplus: gradient 1 above 20
+    # the hand-computed case: l = 0 gives log 1/2 per pixel whatever x is
+    assert BernoulliLogLik.apply(torch.zeros(2, 10), torch.ones(10)).tolist() == pytest.approx([10 * math.log(0.5)] * 2)
