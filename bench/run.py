@@ -4,7 +4,8 @@ Everything is a ratio against something measured in the same run on the same mac
 the numbers hold when the machine is noisy: the fp32 GEMM peak, genlab's own training step
 (the library code the train stage runs) against the conventional PIL + ToTensor +
 DataLoader loop with the same model, batch and optimiser, and the batched IWAE evaluation.
-Each figure is the median of several timed repeats after a warm-up. Writes
+Each figure is the median of several repeats, timed in turns with the others after a warm-up
+(a slow spell of the machine hits them all alike). Writes
 bench/results.json and prints a table. Nothing here is asserted by the test suite.
 """
 
@@ -36,20 +37,35 @@ MNIST = ROOT.parent / "shared" / "data" / "mnist"
 
 def timed(fn, repeats: int, warmup: int = 1) -> float:
     """Median wall time of fn() over `repeats` runs, after `warmup` untimed runs."""
-    for _ in range(warmup):
-        fn()
-    times = []
+    return interleaved({"fn": fn}, repeats, warmup)["fn"]
+
+
+def interleaved(fns: dict, repeats: int, warmup: int = 1) -> dict:
+    """Median wall time of each function, timed in turns (a, b, c, a, b, c, ...) after `warmup`
+    untimed runs of each: a slow spell of a shared machine then hits every measurement alike
+    instead of one of them, so the ratios between them hold."""
+    for fn in fns.values():
+        for _ in range(warmup):
+            fn()
+    times: dict = {name: [] for name in fns}
     for _ in range(repeats):
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    return statistics.median(times)
+        for name, fn in fns.items():
+            t = time.perf_counter()
+            fn()
+            times[name].append(time.perf_counter() - t)
+    return {name: statistics.median(ts) for name, ts in times.items()}
 
 
-def gemm_gflops(n: int, repeats: int) -> float:
+def gemm(n: int, times: int = 4):
+    """`times` fp32 n x n matrix products, and their FLOP."""
     a, b = torch.randn(n, n), torch.randn(n, n)
     out = torch.empty(n, n)
-    return 2 * n**3 / timed(lambda: torch.mm(a, b, out=out), 2 * repeats, warmup=2) / 1e9
+
+    def run():
+        for _ in range(times):
+            torch.mm(a, b, out=out)
+
+    return run, times * 2 * n**3
 
 
 def mnist_like(n: int) -> torch.Tensor:
@@ -145,33 +161,35 @@ def repro_noop_seconds() -> float | None:
     return time.perf_counter() - t
 
 
-def run(gemm_n=2048, steps=60, repeats=5, n_images=12800, iwae_images=64, k=1000, chunk=4, repro=True) -> dict:
-    runtime.setup("cpu", 0)  # what every stage does first: seeds, and the allocator setting
+def run(gemm_n=2048, steps=60, repeats=7, n_images=12800, iwae_images=64, k=1000, chunk=4, repro=True) -> dict:
+    runtime.setup("cpu", 0)  # what every stage does first: seeds, deterministic kernels, the allocator
     threads = torch.get_num_threads()
-    gemm = [gemm_gflops(gemm_n, repeats)]
     x = mnist_like(n_images)
 
     model = reference_vae()
     fwd_macs = linear_macs(model.encoder) + linear_macs(model.decoder)
     step_flop = 3 * 2 * fwd_macs  # a training step: three times the forward pass
-    bs = model.params.batch_size
-    t = timed(train_genlab(model, x, steps), repeats)
-    train_ips = steps * bs / t
-    ref = reference_vae()
-    t_ref = timed(train_reference(ref, x, steps), repeats)
-    ref_ips = steps * bs / t_ref
-
-    model.eval()
     decoder_flop = 2 * linear_macs(model.decoder)
-    t_iwae = timed(iwae(model, x[:iwae_images], k, chunk), max(1, repeats // 2))
-    iwae_sps = iwae_images * k / t_iwae
-    gemm.append(gemm_gflops(gemm_n, repeats))  # the peak before and after: the median of both runs' medians
-    peak = statistics.mean(gemm)
+    bs = model.params.batch_size
+    evaluated = reference_vae()  # the IWAE evaluation runs on a model in eval mode
+    evaluated.eval()
+    gemm_run, gemm_flop = gemm(gemm_n)
+    t = interleaved(
+        {
+            "gemm": gemm_run,
+            "train": train_genlab(model, x, steps),
+            "reference": train_reference(reference_vae(), x, steps),
+            "iwae": iwae(evaluated, x[:iwae_images], k, chunk),
+        },
+        repeats,
+    )
+    peak = gemm_flop / t["gemm"] / 1e9
+    train_ips, ref_ips = steps * bs / t["train"], steps * bs / t["reference"]
+    iwae_sps = iwae_images * k / t["iwae"]
 
     results = {
         "threads": threads,
         "gemm_gflops": peak,
-        "gemm_gflops_first_last": gemm,
         "train_images_per_s": train_ips,
         "train_fraction_of_peak": train_ips * step_flop / 1e9 / peak,
         "reference_images_per_s": ref_ips,
