@@ -107,3 +107,13 @@ def test_cosine_schedule_runs_from_lr_to_lr_final():
         opt.step()
         constant.step()
     assert opt.param_groups[0]["lr"] == 0.1
+
+
+def test_allocator_setting_applies_where_glibc_runs():
+    import platform
+    import sys
+
+    from genlab import runtime
+
+    glibc = sys.platform.startswith("linux") and platform.libc_ver()[0] == "glibc"
+    assert runtime.keep_freed_memory() is glibc
