@@ -35,11 +35,6 @@ from genlab.train import default_step, make_adam  # noqa: E402
 MNIST = ROOT.parent / "shared" / "data" / "mnist"
 
 
-def timed(fn, repeats: int, warmup: int = 1) -> float:
-    """Median wall time of fn() over `repeats` runs, after `warmup` untimed runs."""
-    return interleaved({"fn": fn}, repeats, warmup)["fn"]
-
-
 def interleaved(fns: dict, repeats: int, warmup: int = 1) -> dict:
     """Median wall time of each function, timed in turns (a, b, c, a, b, c, ...) after `warmup`
     untimed runs of each: a slow spell of a shared machine then hits every measurement alike

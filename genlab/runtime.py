@@ -26,8 +26,7 @@ def keep_freed_memory() -> bool:
     """Ask glibc's malloc to keep freed blocks below 32 MiB for reuse instead of handing them
     back to the system: a training step or an IWAE chunk allocates the same tensors of a few
     MiB every time, and re-mapping them costs page faults that measured a third of an IWAE
-    chunk (30 -> 21 ms) and 8 % of a training step here. Returns whether it applied (glibc only;
-    it changes no result)."""
+    chunk here (30 -> 21 ms). Returns whether it applied (glibc only; it changes no result)."""
     if not sys.platform.startswith("linux"):
         return False
     try:

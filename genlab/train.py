@@ -133,7 +133,7 @@ def fit_gradient(
     GAN) supplies ``make_optimizers()`` and ``train_step(batch, optimizers)`` returning its
     losses, and may supply ``validation_score(val, epoch)`` (lower is better; None on
     epochs it is not measured) named by ``validation_metric``. ``transform(batch, generator)``,
-    if given, remakes every training batch (dynamic binarisation).
+    if given, remakes every training batch (dynamic binarisation, dequantisation).
     """
     p = model.params
     device = next(model.parameters()).device
