@@ -1,11 +1,12 @@
-# genlab: `make repro` runs the pipeline, `make test` runs the tests; both set up .venv first.
+# genlab: `make repro` runs the pipeline, `make test` runs the tests (`make test-fast`: without the
+# end-to-end runs); all set up .venv first.
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV   := .venv
 BIN    := $(CURDIR)/$(VENV)/bin
 STAMP  := $(VENV)/.installed
 RUN    := PATH="$(BIN):$$PATH"
 
-.PHONY: install repro test bench bench-mnist clean-venv
+.PHONY: install repro test test-fast bench bench-mnist bench-8bit clean-venv
 
 install: $(STAMP)
 
@@ -21,11 +22,17 @@ repro: install
 test: install
 	$(RUN) python -m pytest -q tests
 
+test-fast: install
+	$(RUN) python -m pytest -q -m "not slow" tests
+
 bench: install
 	$(RUN) python -m bench.run
 
 bench-mnist: install
 	$(RUN) python -m bench.mnist
+
+bench-8bit: install
+	$(RUN) python -m bench.images8
 
 clean-venv:
 	rm -rf $(VENV)

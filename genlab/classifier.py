@@ -14,21 +14,14 @@ from pathlib import Path
 
 import torch
 import torch.nn.functional as F
-from pydantic import Field
 from torch import nn
 
 from genlab.io import load_checkpoint
-from genlab.schema import GradientParams
+from genlab.params import ClassifierParams
+from genlab.train import Trainable
 
 
-class ClassifierParams(GradientParams):
-    hidden: list[int] = Field(default_factory=lambda: [256], min_length=1)
-    feature_dim: int = Field(64, ge=2, description="width of the penultimate layer: the sample metrics' features")
-    dropout: float = Field(0.2, ge=0, lt=1)
-    patience: int = Field(20, ge=1)
-
-
-class Classifier(nn.Module):
+class Classifier(Trainable):
     def __init__(self, params: ClassifierParams, shape, n_levels: int, n_classes: int):
         super().__init__()
         self.params = params

@@ -6,6 +6,7 @@ import argparse
 import sys
 from typing import Callable
 
+from genlab import registry
 from genlab.errors import GenlabError
 
 
@@ -17,10 +18,12 @@ def parser(doc: str, model_arg: bool = False) -> argparse.ArgumentParser:
     )
     p.add_argument("--params", default="params.yaml", help="the params file (default: %(default)s)")
     if model_arg:
-        from genlab.registry import MODELS
-
-        p.add_argument("--model", required=True, choices=sorted(MODELS), help="which model of the pipeline")
+        add_model_arg(p, required=True)
     return p
+
+
+def add_model_arg(p, required: bool = True) -> None:
+    p.add_argument("--model", required=required, choices=registry.names(), help="which model of the pipeline")
 
 
 def run(main: Callable[[argparse.Namespace], None], args: argparse.Namespace) -> None:

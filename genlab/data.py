@@ -1,4 +1,4 @@
-"""Data sets: the seeded stratified split, binarisation, and the prepared arrays.
+"""Data sets: the seeded stratified split, binarisation (``genlab.noise``), and the prepared arrays.
 
 Prepared data is one folder with ``train.npz``, ``val.npz`` and ``test.npz`` (``x``: uint8
 images (N, C, H, W) or float64 values (N, F); ``y``: int64 labels when there are labels;
@@ -18,7 +18,7 @@ import numpy as np
 import torch
 from sklearn.model_selection import train_test_split
 
-from genlab import sources
+from genlab import noise, sources
 from genlab.errors import GenlabError
 from genlab.io import atomic_dir, write_json, write_npz
 from genlab.params import DataParams
@@ -26,22 +26,9 @@ from genlab.params import DataParams
 SPLITS = ("train", "val", "test")
 
 
-def binarise(x: np.ndarray, levels: int, rng: np.random.Generator) -> np.ndarray:
-    """Bernoulli pixels with probability grey / (levels - 1), as uint8 0/1."""
-    return (rng.random(x.shape, dtype=np.float32) < x / np.float32(levels - 1)).astype(np.uint8)
-
-
 def integer_columns(x: np.ndarray) -> list[int]:
     """The columns of a continuous table whose values are all integers (counts, ratings, levels)."""
     return [int(j) for j in np.flatnonzero(np.all(x == np.round(x), axis=0))]
-
-
-def dequantise(x: np.ndarray, columns: list[int], rng: np.random.Generator) -> np.ndarray:
-    """Uniform dequantisation: x + u, u ~ U(0, 1), in the given columns; a density on the result
-    bounds the discrete likelihood (-log P(x) <= E_u[-log p(x + u)])."""
-    out = x.copy()
-    out[:, columns] += rng.random((len(x), len(columns)))
-    return out
 
 
 def split_indices(n: int, y: np.ndarray | None, params: DataParams) -> dict[str, np.ndarray]:
@@ -95,18 +82,18 @@ def prepare(params: DataParams, out_dir: str | Path) -> dict:
         meta["grey_levels"] = levels
     if not levels:
         meta["dequantized_columns"] = integer_columns(x) if params.dequantize else []
-    rng = np.random.default_rng(params.seed)
+    gen = torch.Generator().manual_seed(params.seed)
     with atomic_dir(out_dir) as tmp:
         for s in SPLITS:
             arrays = {"x": x[parts[s]]}
             if params.binarize != "none":
                 if params.binarize == "dynamic" and s == "train":
                     arrays["x_grey"] = arrays["x"]  # re-binarised every epoch by the training loop
-                arrays["x"] = binarise(arrays["x"], levels, rng)  # one seeded binarisation
+                arrays["x"] = noise.binarise(torch.from_numpy(arrays["x"]), levels, gen).numpy()  # one seeded draw
             if meta.get("dequantized_columns"):
                 if s == "train":
                     arrays["x_int"] = arrays["x"]  # dequantised afresh every epoch by the training loop
-                arrays["x"] = dequantise(arrays["x"], meta["dequantized_columns"], rng)  # one seeded draw
+                arrays["x"] = noise.dequantise(torch.from_numpy(arrays["x"]), meta["dequantized_columns"], gen).numpy()
             if y is not None:
                 arrays["y"] = y[parts[s]]
             write_npz(tmp / f"{s}.npz", **arrays)

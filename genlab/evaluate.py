@@ -29,8 +29,11 @@ def load_samples(path: str | Path) -> dict[str, torch.Tensor]:
 
 
 def continuous_metrics(samples: torch.Tensor, data: Prepared, true_normal=None) -> dict:
-    """Continuous values: every generated value against the test split (KS, Wasserstein, moments)."""
-    out = M.value_metrics(samples.flatten(1).numpy(), data.test.x.flatten(1).numpy(), true_normal)
+    """Continuous values: every generated value against the test split (KS, Wasserstein, moments;
+    the training values' moments beside them)."""
+    out = M.value_metrics(
+        samples.flatten(1).numpy(), data.test.x.flatten(1).numpy(), true_normal, train=data.train.x.flatten(1).numpy()
+    )
     out["note"] = "continuous values: the image metrics are skipped"
     return out
 

@@ -12,6 +12,7 @@ from genlab.io import atomic_file, write_npz
 from genlab.metrics import histogram
 from genlab.models.base import GenerativeModel
 
+
 def save_grid(images: torch.Tensor, n_levels: int, path: str | Path, nrow: int) -> None:
     """Save images (N, C, H, W) with levels 0..n_levels-1 as one PNG grid."""
     with atomic_file(path) as tmp:
@@ -35,7 +36,7 @@ def generate_outputs(model: GenerativeModel, test: torch.Tensor, params, generat
     """
     if model.samplers:  # each sampler once; `x` is the configured one's draws
         arrays = {f"x_{name}": draw_samples(model, params.n_samples, generator, name) for name in model.samplers}
-        samples = arrays[f"x_{model.params.sampler}"]
+        samples = arrays[f"x_{model.default_sampler}"]
         arrays = {"x": samples, **arrays}
     else:
         samples = draw_samples(model, params.n_samples, generator)
@@ -49,20 +50,21 @@ def generate_outputs(model: GenerativeModel, test: torch.Tensor, params, generat
     n_grid = min(params.grid_size, len(samples))
     written = ["samples.npz"]
     for key, images in arrays.items():
-        if key == f"x_{getattr(model.params, 'sampler', None)}":
+        if key == f"x_{model.default_sampler}":
             continue  # the same images as samples.png
         png = "samples.png" if key == "x" else f"samples_{key[2:]}.png"
         save_grid(images[:n_grid], model.n_levels, out / png, nrow=math.ceil(math.sqrt(n_grid)))
         written.append(png)
     device = model.device
-    if hasattr(model, "reconstruct"):
-        x = test[: params.n_reconstructions].to(device)
-        pairs = torch.cat([x.float(), model.reconstruct(x)])  # originals on top, reconstructions below
+    x = test[: params.n_reconstructions].to(device)
+    reconstructions = model.reconstruct(x)
+    if reconstructions is not None:
+        pairs = torch.cat([x.float(), reconstructions.float()])  # originals on top, reconstructions below
         save_grid(pairs, model.n_levels, out / "reconstructions.png", nrow=len(x))
         written.append("reconstructions.png")
-    if hasattr(model, "interpolation_strip"):
-        rows = min(8, len(test) // 2)
-        strip = model.interpolation_strip(test.to(device), rows, params.interpolation_steps, generator)
+    rows = min(8, len(test) // 2)
+    strip = model.interpolation_strip(test.to(device), rows, params.interpolation_steps, generator)
+    if strip is not None:
         save_grid(strip.flatten(0, 1), model.n_levels, out / "interpolation.png", nrow=params.interpolation_steps)
         written.append("interpolation.png")
     return {"n_samples": len(samples), "files": written}

@@ -1,7 +1,9 @@
 """Writing outputs so that a failure never leaves a half-written file.
 
 Every writer here writes to a temporary sibling and renames it into place; a
-directory output is built in a temporary sibling directory and swapped in whole.
+directory output is built in a temporary sibling directory and swapped in whole. A run
+killed half-way leaves only such a hidden sibling (ignored by git and DVC), which the
+next run of the same stage deletes.
 """
 
 from __future__ import annotations
@@ -20,11 +22,23 @@ import numpy as np
 from genlab.errors import GenlabError
 
 
+def remove_leftovers(path: Path) -> None:
+    """Delete the temporary siblings of ``path`` that a killed run left behind (``.<name>.*.tmp``,
+    ``.<name>.old-*``); .gitignore and .dvcignore ignore them meanwhile."""
+    for pattern in (f".{path.name}.*.tmp", f".{path.name}.old-*"):
+        for old in path.parent.glob(pattern):
+            if old.is_dir():
+                shutil.rmtree(old, ignore_errors=True)
+            else:
+                old.unlink(missing_ok=True)
+
+
 @contextlib.contextmanager
 def atomic_file(path: str | Path) -> Iterator[Path]:
     """Yield a temporary path next to ``path``; rename it onto ``path`` if the block succeeds."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    remove_leftovers(path)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(fd)
     tmp = Path(tmp)
@@ -40,6 +54,7 @@ def atomic_dir(path: str | Path) -> Iterator[Path]:
     """Yield an empty temporary directory; it replaces ``path`` whole if the block succeeds."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    remove_leftovers(path)
     tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
     try:
         yield tmp

@@ -136,10 +136,13 @@ def feature_metrics(
     }
 
 
-def value_metrics(generated: np.ndarray, test: np.ndarray, true_normal: tuple[float, float] | None = None) -> dict:
+def value_metrics(
+    generated: np.ndarray, test: np.ndarray, true_normal: tuple[float, float] | None = None, train: np.ndarray | None = None
+) -> dict:
     """Continuous values (N, F): two-sample KS test and Wasserstein-1 distance per column, means and
-    standard deviations side by side (averaged over columns, the KS p-value as the smallest), and
-    for data drawn from a known normal distribution a one-sample KS test against it."""
+    standard deviations side by side (the training values' too, when given; averaged over columns,
+    the KS p-value as the smallest), and for data drawn from a known normal distribution a
+    one-sample KS test against it."""
     from scipy import stats
 
     generated, test = np.asarray(generated, dtype=np.float64), np.asarray(test, dtype=np.float64)
@@ -154,6 +157,10 @@ def value_metrics(generated: np.ndarray, test: np.ndarray, true_normal: tuple[fl
         "test_std": float(test.std(0, ddof=1).mean()),
         "n_generated": len(generated),
     }
+    if train is not None:
+        train = np.asarray(train, dtype=np.float64)
+        out["train_mean"] = float(train.mean(0).mean())
+        out["train_std"] = float(train.std(0, ddof=1).mean())
     if true_normal is not None:
         out["ks_pvalue_true"] = float(stats.kstest(generated[:, 0], "norm", args=true_normal).pvalue)
     return out

@@ -1,26 +1,31 @@
 """The typed schema of ``params.yaml``.
 
-Every stage loads the whole file once through :func:`load_params`. Values that
-``dvc exp run -S key=value`` writes (``1e-05`` as a string, ``16`` as an int for
-a float, ...) are coerced to the intended type; anything that cannot be, a value
-out of range or an unknown key raises :class:`ParamsError` with one line that
-names the key and the problem.
+A stage loads the file once through :func:`load_params`, validating the shared sections
+(``device``, ``models``, ``data``, ``classifier``, ``generate``, ``evaluate``) and the
+sections of the models it reads: a model's section is its own ``Params`` class, found
+through ``genlab.registry``, so loading params imports only those models' code. Values
+that ``dvc exp run -S key=value`` writes (``1e-05`` as a string, ``16`` as an int for a
+float, ...) are coerced to the intended type; anything that cannot be, a value out of
+range, an unknown key or an unknown section raises :class:`ParamsError` with one line
+that names the key and the problem. Every field has a description: the README's params
+table is generated from them (``python -m genlab.docs``).
 """
 
 from __future__ import annotations
 
+from functools import cache
 from pathlib import Path
-from typing import Literal, Optional, Union
+from typing import Iterable, Literal, Optional, Union
 
 import yaml
 from pydantic import Field, ValidationError, create_model, field_validator
 
-from genlab.classifier import ClassifierParams
+from genlab import registry
 from genlab.errors import GenlabError
-from genlab.registry import MODELS
-from genlab.schema import Section
+from genlab.schema import GradientParams, Section
 
 PARAMS_FILE = "params.yaml"
+DEFAULT_MODELS = ["vae", "independent", "markov", "mixture", "gan"]
 
 
 class ParamsError(GenlabError):
@@ -28,20 +33,28 @@ class ParamsError(GenlabError):
 
 
 class DataParams(Section):
-    source: Literal["digits", "idx", "npz", "imagefolder", "csv", "normal"] = "digits"
-    path: str = Field("data/raw", min_length=1, description="the raw data (idx, npz, imagefolder, csv)")
-    seed: int = Field(0, ge=0)
-    val_fraction: float = Field(0.1, gt=0, lt=1)
-    test_fraction: float = Field(0.2, gt=0, lt=1)
-    binarize: Literal["none", "static", "dynamic"] = "none"
+    source: Literal["digits", "idx", "npz", "imagefolder", "csv", "normal"] = Field(
+        "digits", description="the reader: `digits`, `idx`, `npz`, `imagefolder`, `csv` or `normal` (see Bring your own data)"
+    )
+    path: str = Field("data/raw", min_length=1, description="the raw data's file or folder; a dependency of `preprocess`")
+    seed: int = Field(0, ge=0, description="seed of the split, binarisation, dequantisation and the normal source")
+    val_fraction: float = Field(0.1, gt=0, lt=1, description="validation share of the whole data set")
+    test_fraction: float = Field(
+        0.2, gt=0, lt=1, description="test share of the whole data set; the two add to less than 1 (ignored by `idx`)"
+    )
+    binarize: Literal["none", "static", "dynamic"] = Field(
+        "none", description="`none`, `static` or `dynamic`: Bernoulli pixels from grey levels"
+    )
     dequantize: bool = Field(True, description="continuous data: integer-valued columns get uniform noise U(0, 1)")
-    image_size: Optional[Union[int, list[int]]] = None
-    x_key: Optional[str] = None
-    y_key: Optional[str] = None
-    label_column: Optional[str] = "label"
-    n: int = Field(100, ge=10, description="how many values the normal source draws")
-    mean: float = 0.0
-    std: float = Field(1.0, gt=0)
+    image_size: Optional[Union[int, list[int]]] = Field(
+        None, description="`imagefolder`: resize to this size, or `[height, width]`"
+    )
+    x_key: Optional[str] = Field(None, description="`npz`: the images' array (default `x`, else `arr_0`)")
+    y_key: Optional[str] = Field(None, description="`npz`: the labels' array (default `y`, else `arr_1`, else none)")
+    label_column: Optional[str] = Field("label", description="`csv`: the label column (ignored if absent)")
+    n: int = Field(100, ge=10, description="`normal`: how many values")
+    mean: float = Field(0.0, description="`normal`: their mean")
+    std: float = Field(1.0, gt=0, description="`normal`: their standard deviation")
 
     @field_validator("test_fraction")
     @classmethod
@@ -60,50 +73,74 @@ class DataParams(Section):
         return v
 
 
+class ClassifierParams(GradientParams):
+    """The frozen feature classifier of the sample metrics (trained by the shared loop)."""
+
+    hidden: list[int] = Field(default_factory=lambda: [256], min_length=1, description="hidden layer widths")
+    feature_dim: int = Field(64, ge=2, description="width of the penultimate layer: the sample metrics' feature space")
+    dropout: float = Field(0.2, ge=0, lt=1, description="dropout before every layer but the first")
+    patience: int = Field(20, ge=1, description="epochs without a better validation loss before stopping")
+
+
 class GenerateParams(Section):
-    seed: int = Field(0, ge=0)
-    n_samples: int = Field(1000, ge=1)
-    grid_size: int = Field(64, ge=1)
-    n_reconstructions: int = Field(16, ge=1)
-    interpolation_steps: int = Field(10, ge=2)
+    seed: int = Field(0, ge=0, description="seed of the samples")
+    n_samples: int = Field(1000, ge=1, description="samples drawn per model (and per sampler)")
+    grid_size: int = Field(64, ge=1, description="samples in each picture")
+    n_reconstructions: int = Field(16, ge=1, description="test images in the reconstructions picture")
+    interpolation_steps: int = Field(10, ge=2, description="images along each interpolation line")
 
 
 class EvaluateParams(Section):
-    seed: int = Field(0, ge=0)
-    iw_samples: int = Field(1000, ge=1)
-    batch_size: int = Field(4, ge=1, description="test images per IWAE chunk (k x batch_size decoder passes at once)")
-    n_samples: Optional[int] = Field(None, ge=2, description="samples scored per model; null: the validation split's size")
+    seed: int = Field(0, ge=0, description="seed of the importance samples")
+    iw_samples: int = Field(1000, ge=1, description="k of the importance-weighted bound")
+    batch_size: int = Field(
+        4, ge=1, description="test examples per IWAE chunk: k x batch_size decoder passes at once"
+    )
+    n_samples: Optional[int] = Field(
+        None, ge=2, description="samples scored per row; `null`: the size of the validation split"
+    )
     k_precision: int = Field(3, ge=1, description="k of precision and recall")
     k_density: int = Field(5, ge=1, description="k of density and coverage")
-    kid_subsets: int = Field(100, ge=1)
+    kid_subsets: int = Field(100, ge=1, description="random subsets KID is averaged over (each half the smaller set)")
 
 
-class _CoreParams(Section):
-    device: Literal["cpu", "cuda", "auto"] = "cpu"
-    models: list[str] = Field(default_factory=lambda: ["vae", "independent", "markov", "mixture", "gan"], min_length=1)
-    data: DataParams = Field(default_factory=DataParams)
-    generate: GenerateParams = Field(default_factory=GenerateParams)
-    evaluate: EvaluateParams = Field(default_factory=EvaluateParams)
-    classifier: ClassifierParams = Field(default_factory=ClassifierParams)
+class CoreParams(Section):
+    device: Literal["cpu", "cuda", "auto"] = Field(
+        "cpu", description="`cpu`, `cuda` or `auto`; results are bit-for-bit reproducible on `cpu`"
+    )
+    models: list[str] = Field(
+        default_factory=lambda: list(DEFAULT_MODELS), min_length=1,
+        description="the models the pipeline trains, samples, evaluates and summarises",
+    )
+    data: DataParams = Field(default_factory=DataParams, description="`preprocess`")
+    classifier: ClassifierParams = Field(default_factory=ClassifierParams, description="`classifier`")
+    generate: GenerateParams = Field(default_factory=GenerateParams, description="`generate@*`")
+    evaluate: EvaluateParams = Field(default_factory=EvaluateParams, description="`evaluate@*` and `real`")
 
     @field_validator("models")
     @classmethod
-    def _registered(cls, v):
-        unknown = [m for m in v if m not in MODELS]
+    def _known(cls, v):
+        known = registry.names()
+        unknown = [m for m in v if m not in known]
         if unknown:
-            raise ValueError(f"unknown model {unknown[0]!r}; known: {', '.join(MODELS)}")
+            raise ValueError(f"unknown model {unknown[0]!r}; known: {', '.join(known)}")
+        if len(set(v)) < len(v):
+            raise ValueError(f"a model is listed twice (got {v})")
         return v
 
     def model_params(self, name: str) -> Section:
+        """The validated section of a model this object was loaded with."""
         return getattr(self, name)
 
 
-# One section per registered model, each the model's own schema (``Model.Params``).
-Params = create_model(
-    "Params",
-    __base__=_CoreParams,
-    **{name: (cls.Params, Field(default_factory=cls.Params)) for name, cls in MODELS.items()},
-)
+@cache
+def schema(models: tuple[str, ...] = ()) -> type[CoreParams]:
+    """The params class with the shared sections and those of ``models``."""
+    return create_model(
+        "Params",
+        __base__=CoreParams,
+        **{name: (registry.params_class(name), Field(default_factory=registry.params_class(name))) for name in models},
+    )
 
 
 def _describe(err: dict) -> str:
@@ -116,19 +153,30 @@ def _describe(err: dict) -> str:
     return f"{key}: {msg} (got {err['input']!r})"
 
 
-def parse_params(raw: object, source: str = PARAMS_FILE) -> Params:
+def parse_params(raw: object, source: str = PARAMS_FILE, models: Iterable[str] | str = ()) -> CoreParams:
+    """Validate the shared sections and those of ``models`` (``"all"``: every known model).
+
+    Sections of other models are only checked to be known model names, so a stage never
+    imports a model it does not run."""
     if raw is None:
         raw = {}
     if not isinstance(raw, dict):
         raise ParamsError(f"{source}: expected a mapping of sections, got {type(raw).__name__}")
+    known = registry.names()
+    wanted = tuple(known if models == "all" else models)
+    for key in raw:
+        if key not in CoreParams.model_fields and key not in known:
+            raise ParamsError(f"{source}: {key}: unknown key (neither a shared section nor a model in genlab/models)")
     try:
-        return Params.model_validate(raw)
+        return schema(wanted).model_validate({k: v for k, v in raw.items() if k in CoreParams.model_fields or k in wanted})
     except ValidationError as exc:
         problems = "; ".join(_describe(e) for e in exc.errors())
         raise ParamsError(f"{source}: {problems}") from None
+    except GenlabError as exc:  # a model module without MODEL, say
+        raise ParamsError(f"{source}: {exc}") from None
 
 
-def load_params(path: str | Path = PARAMS_FILE) -> Params:
+def load_params(path: str | Path = PARAMS_FILE, models: Iterable[str] | str = ()) -> CoreParams:
     path = Path(path)
     try:
         text = path.read_text()
@@ -139,7 +187,7 @@ def load_params(path: str | Path = PARAMS_FILE) -> Params:
     except yaml.YAMLError as exc:
         first = str(exc).splitlines()[0]
         raise ParamsError(f"{path}: not valid YAML ({first})") from None
-    return parse_params(raw, str(path))
+    return parse_params(raw, str(path), models)
 
 
 def resolve_device(name: str) -> str:

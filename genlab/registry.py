@@ -1,53 +1,89 @@
-"""The one place that knows every model: name -> class, plus saving and loading checkpoints.
+"""The registry: a model's name -> its implementation for each kind of data, found by discovery.
 
-Models never import this module; it imports them.
+A model is one module ``genlab/models/<name>.py`` that defines ``MODEL``: a ``GenerativeModel``
+subclass, or a tuple of them when the model has one implementation per kind of data (the
+article's Markov chain is one concept over pixels, characters or chords). Each class says
+which modalities it models (``modalities``) and carries the model's params section
+(``Params``, the same for every implementation). Nothing else lists models: the params
+schema, the stages, the summary and the tests all ask this module, which imports a model's
+module only when that model is used. Models never import this module.
 """
 
 from __future__ import annotations
 
+import importlib
+import pkgutil
+from functools import cache
 from pathlib import Path
 
 import torch
 
 from genlab.errors import GenlabError
 from genlab.io import load_checkpoint
-from genlab.models.base import GenerativeModel
-from genlab.models.gan import GAN
-from genlab.models.gaussian import Gaussian
-from genlab.models.independent import Independent
-from genlab.models.markov import Markov
-from genlab.models.mixture import Mixture
-from genlab.models.vae import VAE
 
-MODELS: dict[str, type[GenerativeModel]] = {
-    "vae": VAE,
-    "independent": Independent,
-    "markov": Markov,
-    "mixture": Mixture,
-    "gan": GAN,
-    "gaussian": Gaussian,
-}
-
+PACKAGE = "genlab.models"
+FOLDER = Path(__file__).parent / "models"
+NOT_MODELS = {"base"}  # modules of genlab/models that are not models
+RESERVED = {"real", "classifier", "summary"}  # names the pipeline uses for other rows and stages
 CHECKPOINT = "model.pt"
 
 
-def build(name: str, params, meta: dict) -> GenerativeModel:
-    return MODELS[name](params, tuple(meta["shape"]), meta["n_levels"])
+def names() -> list[str]:
+    """Every model's name: the modules in genlab/models, without importing them."""
+    found = {m.name for m in pkgutil.iter_modules([str(FOLDER)])}
+    return sorted(found - NOT_MODELS - RESERVED)
 
 
-def save(model: GenerativeModel, name: str, meta: dict, path: str | Path) -> None:
+@cache
+def implementations(name: str) -> dict[str, type]:
+    """{modality: class} of one model."""
+    if name not in names():
+        raise GenlabError(f"unknown model {name!r}; known: {', '.join(names())}")
+    module = importlib.import_module(f"{PACKAGE}.{name}")
+    declared = getattr(module, "MODEL", None)
+    classes = declared if isinstance(declared, tuple) else (declared,)
+    if declared is None or not all(isinstance(c, type) and c.modalities for c in classes):
+        raise GenlabError(f"{module.__file__}: defines no MODEL (a GenerativeModel class, or a tuple of them)")
+    return {modality: cls for cls in classes for modality in cls.modalities}
+
+
+def params_class(name: str):
+    """The model's params section (a ``genlab.schema.Section``)."""
+    return next(iter(implementations(name).values())).Params
+
+
+def models_for(modality: str) -> list[str]:
+    """The models that can model this kind of data."""
+    return [n for n in names() if modality in implementations(n)]
+
+
+def implementation(name: str, modality: str) -> type:
+    """The class of model ``name`` for this kind of data, or one line saying it does not apply."""
+    impls = implementations(name)
+    if modality not in impls:
+        fits = ", ".join(models_for(modality)) or "none"
+        raise GenlabError(
+            f"{name}: models {' and '.join(impls)}, not {modality} data (models for {modality}: {fits})"
+        )
+    return impls[modality]
+
+
+def build(name: str, params, meta: dict):
+    cls = implementation(name, meta.get("kind", "images"))
+    return cls(params, tuple(meta["shape"]), meta["n_levels"])
+
+
+def save(model, name: str, meta: dict, path: str | Path) -> None:
     torch.save(
         {"model": name, "params": model.params.model_dump(), "meta": meta, "state_dict": model.state_dict()},
         path,
     )
 
 
-def load(path: str | Path, device: str = "cpu") -> tuple[str, GenerativeModel]:
+def load(path: str | Path, device: str = "cpu"):
+    """(name, model) from a checkpoint written by ``save``, in eval mode on ``device``."""
     ckpt = load_checkpoint(path, "model", "train", device)
     name = ckpt["model"]
-    if name not in MODELS:
-        raise GenlabError(f"{path}: unknown model {name!r}")
-    cls = MODELS[name]
-    model = build(name, cls.Params.model_validate(ckpt["params"]), ckpt["meta"])
+    model = build(name, params_class(name).model_validate(ckpt["params"]), ckpt["meta"])
     model.load_state_dict(ckpt["state_dict"])
     return name, model.to(device).eval()

@@ -16,12 +16,12 @@ class Section(BaseModel):
 class GradientParams(Section):
     """What the shared training loop reads from a model trained by gradient steps."""
 
-    seed: int = Field(0, ge=0)
-    lr: float = Field(1e-3, gt=0)
-    batch_size: int = Field(64, ge=1)
-    epochs: int = Field(500, ge=1)
+    seed: int = Field(0, ge=0, description="seed of the initialisation, batch order and training noise")
+    lr: float = Field(1e-3, gt=0, description="Adam learning rate")
+    batch_size: int = Field(64, ge=1, description="training batch size")
+    epochs: int = Field(500, ge=1, description="most epochs")
     patience: int = Field(30, ge=1, description="epochs without a better validation loss before stopping")
-    weight_decay: float = Field(0.0, ge=0)
+    weight_decay: float = Field(0.0, ge=0, description="Adam weight decay")
     lr_schedule: Literal["constant", "cosine"] = Field(
         "constant", description="cosine: the lr falls along a half cosine to lr_final * lr over `epochs`"
     )

@@ -24,10 +24,12 @@ def read_metrics(path: Path) -> dict:
         raise GenlabError(f"{path}: cannot read metrics ({exc}); run its evaluate stage") from None
 
 
-def summary_table(metrics_dir: str | Path, models: list[str]) -> pd.DataFrame:
-    """Rows: each model, then `real`; sorted by nll (rows without one, like `real`, last)."""
+def summary_table(metrics_dir: str | Path, models: list[str], real: str | Path) -> pd.DataFrame:
+    """Rows: each model (``<metrics_dir>/<model>.json``), then `real`; sorted by nll (rows
+    without one, like `real`, last)."""
     metrics_dir = Path(metrics_dir)
-    rows = {name: read_metrics(metrics_dir / f"{name}.json") for name in [*models, "real"]}
+    rows = {name: read_metrics(metrics_dir / f"{name}.json") for name in models}
+    rows["real"] = read_metrics(Path(real))
     table = pd.DataFrame.from_dict(rows, orient="index")
     table = table.reindex(columns=[c for c in COLUMNS if c in table.columns])
     table.index.name = "model"

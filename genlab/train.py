@@ -11,12 +11,14 @@ from __future__ import annotations
 import copy
 import math
 from dataclasses import dataclass
+from typing import ClassVar
 
 import torch
 from tqdm import tqdm
 
+from genlab import noise
 from genlab.errors import GenlabError
-from genlab.images import image_grid
+from genlab.schema import GradientParams
 
 
 class Diverged(GenlabError):
@@ -67,14 +69,55 @@ def make_adam(params, p, betas=(0.9, 0.999)) -> torch.optim.Adam:
         return torch.optim.Adam(params, lr=p.lr, betas=betas, weight_decay=p.weight_decay)
 
 
-def default_step(model: torch.nn.Module, batch: tuple, optimizers: list) -> dict[str, torch.Tensor]:
-    """One Adam step on ``model.loss(*batch)``: what every single-objective model uses."""
-    (opt,) = optimizers
-    loss = check_finite(model.loss(*batch))
-    opt.zero_grad(set_to_none=True)
-    loss.backward()
-    opt.step()
-    return {"loss": loss.detach()}
+class Trainable(torch.nn.Module):
+    """What the shared loop calls on a model. Every hook has a default; a model with one
+    objective overrides ``loss`` only, one with several (a GAN) ``make_optimizers`` and
+    ``train_step``, and one selected by another criterion ``validation_score``."""
+
+    trains_by_gradient: ClassVar[bool] = True  # False: the model fits in closed form (``fit``)
+    validation_metric: ClassVar[str] = "loss"  # the name ``validation_score`` is logged under
+    params: GradientParams
+
+    def loss(self, *batch: torch.Tensor) -> torch.Tensor:
+        """Mean training objective over a batch (nats per example for a generative model)."""
+        raise NotImplementedError(f"{type(self).__name__} has no loss")
+
+    def make_optimizers(self) -> list[torch.optim.Optimizer]:
+        """Default: one Adam over every parameter."""
+        return [make_adam(self.parameters(), self.params)]
+
+    def train_step(self, batch: tuple, optimizers: list) -> dict[str, torch.Tensor]:
+        """Default: one step on ``loss``; returns the (detached) losses to log."""
+        (opt,) = optimizers
+        loss = check_finite(self.loss(*batch))
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        return {"loss": loss.detach()}
+
+    def validation_score(self, val: tuple, epoch: int) -> float | None:
+        """Lower is better; None on epochs it is not measured. Default: the mean ``loss``, with the
+        same seeded draws every epoch (a stochastic loss such as a VAE's bound would otherwise add
+        its own noise to the choice of the best epoch)."""
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(self.params.seed)
+            return mean_loss(self, val, 4 * self.params.batch_size)
+
+    def snapshot(self):
+        """A picture (PIL image) to log at every validation, or None (the default)."""
+        return None
+
+    def begin_fit(self, train: torch.Tensor) -> None:
+        """Anything taken from the training data before the first step (a standardisation, say)."""
+
+    def finish_fit(self, train: torch.Tensor) -> dict:
+        """Anything fitted after the weights (a latent sampler, say); returns what to log."""
+        return {}
+
+
+def default_step(model: Trainable, batch: tuple, optimizers: list) -> dict[str, torch.Tensor]:
+    """One Adam step on ``model.loss(*batch)`` (what ``Trainable.train_step`` does)."""
+    return Trainable.train_step(model, batch, optimizers)
 
 
 def lr_schedule(opt: torch.optim.Optimizer, p) -> torch.optim.lr_scheduler.LRScheduler:
@@ -93,9 +136,7 @@ def dynamic_binariser(grey_levels: int):
 
     def transform(batch: tuple, generator: torch.Generator) -> tuple:
         x, *rest = batch
-        p = x.float() / (grey_levels - 1)
-        u = torch.rand(p.shape, generator=generator).to(p.device)
-        return ((u < p).to(torch.uint8), *rest)
+        return (noise.binarise(x, grey_levels, generator), *rest)
 
     return transform
 
@@ -105,9 +146,7 @@ def dequantiser(columns: list[int]):
 
     def transform(batch: tuple, generator: torch.Generator) -> tuple:
         x, *rest = batch
-        x = x.clone()
-        x[:, columns] += torch.rand((len(x), len(columns)), generator=generator, dtype=torch.float64).to(x)
-        return (x, *rest)
+        return (noise.dequantise(x, columns, generator), *rest)
 
     return transform
 
@@ -123,30 +162,23 @@ def fresh_training_data(data) -> tuple | None:
 
 
 def fit_gradient(
-    model: torch.nn.Module, train: Tensors, val: Tensors, live=None, progress: bool = True, transform=None
+    model: Trainable, train: Tensors, val: Tensors, live=None, progress: bool = True, transform=None
 ) -> FitResult:
     """Train ``model`` in place; leaves it holding the weights that did best on validation.
 
     ``train`` and ``val`` are a tensor or a tuple of tensors (images, labels, ...) split
-    into batches together; ``model.params`` holds the ``GradientParams``. A model with one
-    objective supplies ``loss(*batch)``, the mean over the batch. A model with several (a
-    GAN) supplies ``make_optimizers()`` and ``train_step(batch, optimizers)`` returning its
-    losses, and may supply ``validation_score(val, epoch)`` (lower is better; None on
-    epochs it is not measured) named by ``validation_metric``. ``transform(batch, generator)``,
-    if given, remakes every training batch (dynamic binarisation, dequantisation).
+    into batches together; ``model.params`` holds the ``GradientParams``; the loop calls
+    the ``Trainable`` hooks (``make_optimizers``, ``train_step``, ``validation_score``,
+    ``snapshot``). ``transform(batch, generator)``, if given, remakes every training batch
+    (dynamic binarisation, dequantisation).
     """
     p = model.params
     device = next(model.parameters()).device
     train, val = _as_tuple(train, device), _as_tuple(val, device)
     gen = torch.Generator(device="cpu").manual_seed(p.seed)
-    if hasattr(model, "make_optimizers"):
-        optimizers = model.make_optimizers()
-    else:
-        optimizers = [make_adam(model.parameters(), p)]
-    step = getattr(model, "train_step", None) or (lambda batch, opts: default_step(model, batch, opts))
+    optimizers = model.make_optimizers()
     schedules = [lr_schedule(opt, p) for opt in optimizers]
-    score = getattr(model, "validation_score", None) or (lambda v, epoch: mean_loss(model, v, 4 * p.batch_size))
-    metric = getattr(model, "validation_metric", "loss")
+    metric = model.validation_metric
     best_loss, best_epoch, best_state = math.inf, 0, None
     n = len(train[0])
     bar = tqdm(range(1, p.epochs + 1), desc="train", unit="epoch", disable=None if progress else True, leave=False)
@@ -161,13 +193,13 @@ def fit_gradient(
                 batch = tuple(t[index] for t in train)
                 if transform is not None:
                     batch = transform(batch, gen)
-                for name, value in step(batch, optimizers).items():
+                for name, value in model.train_step(batch, optimizers).items():
                     totals[name] = totals.get(name, 0.0) + value.item() * len(index)
         except NonFinite as exc:
             raise Diverged(f"training diverged: {exc} in epoch {epoch}; no model saved") from None
         for schedule in schedules:
             schedule.step()
-        val_loss = score(val, epoch)
+        val_loss = model.validation_score(val, epoch)
         if val_loss is not None and not math.isfinite(val_loss):
             raise Diverged(f"training diverged: the validation {metric} became {val_loss} in epoch {epoch}; no model saved")
         if val_loss is not None and val_loss < best_loss:
@@ -178,8 +210,9 @@ def fit_gradient(
                 live.log_metric(f"train/{name}", total / n)
             if val_loss is not None:
                 live.log_metric(f"val/{metric}", val_loss)
-                if hasattr(model, "snapshot"):  # e.g. the GAN's fixed-noise samples, at every validation
-                    live.log_image(f"samples/epoch_{epoch:04d}.png", image_grid(model.snapshot(), model.n_levels))
+                picture = model.snapshot()  # e.g. the GAN's fixed-noise samples, at every validation
+                if picture is not None:
+                    live.log_image(f"samples/epoch_{epoch:04d}.png", picture)
             live.next_step()
         shown = {k: f"{v / n:.3g}" for k, v in totals.items()}
         bar.set_postfix(**shown, val="-" if val_loss is None else f"{val_loss:.3g}", best=f"{best_loss:.3g}@{best_epoch}")
@@ -194,7 +227,7 @@ def fit_gradient(
 
 
 def train_model(
-    model: torch.nn.Module, train: Tensors, val: Tensors, live_dir, progress: bool = True, fresh=None
+    model: Trainable, train: Tensors, val: Tensors, live_dir, progress: bool = True, fresh=None
 ) -> dict:
     """Fit any model: the shared gradient loop with DVCLive curves, or the model's closed-form ``fit``.
 
@@ -202,12 +235,11 @@ def train_model(
     gradient loop then trains on fresh binarisations or dequantisations every epoch, while
     closed-form fits and ``finish_fit`` use ``train``, the one seeded draw.
     """
-    if not getattr(model, "trains_by_gradient", True):
+    if not model.trains_by_gradient:
         return model.fit(train, val)
     from dvclive import Live
 
-    if hasattr(model, "begin_fit"):
-        model.begin_fit(train[0] if isinstance(train, tuple) else train)
+    model.begin_fit(train[0] if isinstance(train, tuple) else train)
     loop_train, transform = train, None
     if fresh is not None:
         loop_train, transform = fresh
@@ -222,6 +254,5 @@ def train_model(
         result = fit_gradient(model, loop_train, val, live=live, progress=progress, transform=transform)
         live.summary["best_epoch"] = result.best_epoch
     summary = {"best_epoch": result.best_epoch, "best_val_loss": result.best_val_loss, "epochs": result.epochs_run}
-    if hasattr(model, "finish_fit"):
-        summary.update(model.finish_fit(train))
+    summary.update(model.finish_fit(train))
     return summary

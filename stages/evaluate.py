@@ -1,15 +1,16 @@
-"""Score a trained model, or the real reference row, and write metrics/<name>.json.
+"""Score a trained model, or the real reference row, and write its metrics file.
 
-Reads `device` and `evaluate:`. Likelihood on the test split (nats per image; for the VAE
+Reads `device` and `evaluate:`. Likelihood on the test split (nats per example; for the VAE
 the importance-weighted bound with `evaluate.iw_samples` samples, the negative ELBO and
 its terms). Sample metrics of the model's samples against the test split in the frozen
 classifier's features (fid, kid, precision, recall, density, coverage, inception_score,
 classes_covered) and memorisation against the train split in pixel space
-(nn_distance_ratio, exact_copy_rate). With --real, the validation split is scored as if
-it were samples: the reference every model is read against.
+(nn_distance_ratio, exact_copy_rate); for continuous values, two-sample tests instead.
+Writes metrics/models/<model>.json, or with --real metrics/real.json: the validation split
+scored as if it were samples, the reference every model is read against.
 """
 
-from genlab import cli, registry, runtime
+from genlab import cli, modality, registry, runtime
 from genlab.classifier import Classifier
 from genlab.data import load_prepared
 from genlab.evaluate import evaluate_model, evaluate_real, load_samples
@@ -17,29 +18,33 @@ from genlab.io import write_json
 from genlab.params import load_params
 
 CLASSIFIER = "models/classifier/classifier.pt"
+MODEL_METRICS = "metrics/models/{}.json"
+REAL_METRICS = "metrics/real.json"
 
 
 def main(args) -> None:
-    params = load_params(args.params)
+    params = load_params(args.params, models=[args.model] if args.model else [])
     device = runtime.setup(params.device, params.evaluate.seed)
     data = load_prepared("data/prepared")
-    has_classifier = data.meta["has_labels"] and not data.continuous
+    has_classifier = data.meta["has_labels"] and modality.of(data.meta).uses_classifier
     classifier = Classifier.load(CLASSIFIER, device="cpu") if has_classifier else None
     if args.real:
-        name, metrics = "real", evaluate_real(data, classifier, params.evaluate)
+        path, metrics = REAL_METRICS, evaluate_real(data, classifier, params.evaluate)
     else:
-        name, model = registry.load(f"models/{args.model}/{registry.CHECKPOINT}", device)
+        _, model = registry.load(f"models/{args.model}/{registry.CHECKPOINT}", device)
         samples = load_samples(f"samples/{args.model}/samples.npz")
         gen = runtime.generator(params.evaluate.seed, device)
         true_normal = (params.data.mean, params.data.std) if params.data.source == "normal" else None
         metrics = evaluate_model(model, data, samples, classifier, params.evaluate, gen, true_normal)
-    write_json(f"metrics/{name}.json", metrics)
+        path = MODEL_METRICS.format(args.model)
+    write_json(path, metrics)
+    name = "real" if args.real else args.model
     print(f"evaluate {name}: " + ", ".join(f"{k} {v:.6g}" for k, v in metrics.items() if isinstance(v, (int, float))))
 
 
 if __name__ == "__main__":
     parser = cli.parser(__doc__)
     which = parser.add_mutually_exclusive_group(required=True)
-    which.add_argument("--model", choices=sorted(registry.MODELS), help="the model to score")
+    cli.add_model_arg(which, required=False)
     which.add_argument("--real", action="store_true", help="score the validation split: the reference row")
     cli.run(main, parser.parse_args())

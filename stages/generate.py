@@ -1,9 +1,10 @@
 """Draw samples from a trained model, with pictures a person can look at.
 
 Reads `device`, `generate:` and the model's params; writes samples/<model>/: samples.npz
-(array `x`, uint8, N x C x H x W), samples.png (a grid), and for the VAE
-reconstructions.png (test images above their reconstructions) and interpolation.png
-(decoded straight lines between the codes of pairs of test images).
+(array `x`, shaped like the data; for a model with several samplers also `x_<sampler>`),
+samples.png (a grid; for continuous values histogram.csv instead), and where the model
+has them reconstructions.png (test images above their reconstructions) and
+interpolation.png (decoded straight lines in the latent space).
 """
 
 from genlab import cli, registry, runtime
@@ -14,7 +15,7 @@ from genlab.params import load_params
 
 
 def main(args) -> None:
-    params = load_params(args.params)
+    params = load_params(args.params, models=[args.model])
     device = runtime.setup(params.device, params.generate.seed)
     _, model = registry.load(f"models/{args.model}/{registry.CHECKPOINT}", device)
     data = load_prepared("data/prepared", splits=("test",))

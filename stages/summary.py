@@ -1,7 +1,7 @@
 """Join every model's metrics and the real reference row into one comparison table.
 
-Reads `models` and metrics/<model>.json, metrics/real.json; writes metrics/summary.csv and
-metrics/summary.md, one row per model plus `real`, sorted by test nll.
+Reads `models`, metrics/models/<model>.json and metrics/real.json; writes metrics/summary.csv
+and metrics/summary.md, one row per model of `models` plus `real`, sorted by test nll.
 """
 
 from genlab import cli
@@ -11,7 +11,7 @@ from genlab.summary import summary_table, write_summary
 
 def main(args) -> None:
     params = load_params(args.params)
-    table = summary_table("metrics", params.models)
+    table = summary_table("metrics/models", params.models, real="metrics/real.json")
     print(write_summary(table, "metrics/summary.csv", "metrics/summary.md"), end="")
 
 

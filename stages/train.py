@@ -3,12 +3,14 @@
 Reads `device` and the model's own params section (e.g. `vae:`); writes models/<model>/:
 model.pt (the checkpoint), train.json (best epoch and validation loss) and, for models
 trained by gradient steps, live/ (DVCLive curves of the train and validation loss).
-Nothing is saved if the loss becomes NaN or infinite.
+Nothing is saved if the loss becomes NaN or infinite; a model that cannot model the data
+(the GAN on a table of values, say) stops with one line naming the model and the data.
 """
 
-from genlab import cli, registry, runtime
+from genlab import cli, modality, registry, runtime
 from genlab.classifier import Classifier
 from genlab.data import load_prepared
+from genlab.errors import GenlabError
 from genlab.io import atomic_dir, write_json
 from genlab.params import load_params
 from genlab.train import fresh_training_data, train_model
@@ -18,19 +20,23 @@ CLASSIFIER = "models/classifier/classifier.pt"
 
 
 def main(args) -> None:
-    params = load_params(args.params)
+    params = load_params(args.params, models=[args.model])
     model_params = params.model_params(args.model)
     device = runtime.setup(params.device, getattr(model_params, "seed", 0))
     data = load_prepared(DATA, splits=("train", "val"))
     model = registry.build(args.model, model_params, data.meta).to(device)
-    if getattr(model, "needs_classifier", False):  # checkpoints chosen by validation FID
+    if model.needs_classifier:  # e.g. the GAN: checkpoints chosen by validation FID
+        if not (data.meta["has_labels"] and modality.of(data.meta).uses_classifier):
+            raise GenlabError(
+                f"{args.model}: selects checkpoints in the feature classifier's space, which needs labelled images"
+            )
         model.attach_classifier(Classifier.load(CLASSIFIER))
     with atomic_dir(f"models/{args.model}") as out:
         fresh = fresh_training_data(data)  # dynamic binarisation, dequantisation
         summary = train_model(model, data.train.x, data.val.x, live_dir=out / "live", fresh=fresh)
         registry.save(model.cpu(), args.model, data.meta, out / registry.CHECKPOINT)
         write_json(out / "train.json", summary)
-    print(f"train {args.model}: " + (", ".join(f"{k} {v:.6g}" for k, v in summary.items()) or "fitted"))
+    print(f"train {args.model}: " + (", ".join(f"{k} {v:.6g}" if isinstance(v, float) else f"{k} {v}" for k, v in summary.items()) or "fitted"))
 
 
 if __name__ == "__main__":

@@ -7,11 +7,14 @@ import csv
 import json
 
 import numpy as np
+import pytest
 import yaml
 
 from conftest import ROOT
 from test_sources import idx_folder, write_idx
 from stages import classifier, evaluate, generate, preprocess, train
+
+pytestmark = pytest.mark.slow
 
 
 def run_pipeline(folder, monkeypatch, models, **sections):
@@ -29,7 +32,8 @@ def run_pipeline(folder, monkeypatch, models, **sections):
         generate.main(ns(model=m))
         evaluate.main(ns(model=m, real=False))
     evaluate.main(ns(model=None, real=True))
-    return {m: json.loads((folder / "metrics" / f"{m}.json").read_text()) for m in [*models, "real"]}
+    read = lambda path: json.loads((folder / path).read_text())  # noqa: E731
+    return {**{m: read(f"metrics/models/{m}.json") for m in models}, "real": read("metrics/real.json")}
 
 
 def test_normal_example_end_to_end(tmp_path, monkeypatch):
@@ -113,3 +117,15 @@ def test_integer_table_is_dequantised_end_to_end(tmp_path, monkeypatch):
     # a density on x + u bounds the discrete likelihood from above; a Poisson(3) x Poisson(8)
     # has entropy 1.98 + 2.47 = 4.45 nats, so no honest model of these counts can score below it
     assert metrics["gaussian"]["nll"] > 4.3
+
+
+def test_normal_example_with_the_readme_command_is_not_under_dispersed(tmp_path, monkeypatch):
+    # The README's command: dvc exp run -S data.source=normal -S 'models=[vae,gaussian]'
+    #   -S vae.hidden=[32,32] -S vae.latent_dim=1 (everything else the defaults).
+    metrics = run_pipeline(
+        tmp_path, monkeypatch, ["vae", "gaussian"], data={"source": "normal"}, vae={"hidden": [32, 32], "latent_dim": 1}
+    )
+    for m in ("vae", "gaussian"):
+        ratio = metrics[m]["generated_std"] / metrics[m]["train_std"]
+        assert 0.9 <= ratio <= 1.1, (m, ratio)
+        assert metrics[m]["ks_pvalue"] > 0.05, m

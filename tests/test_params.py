@@ -27,9 +27,9 @@ def test_defaults_match_params_yaml():
 def test_values_dvc_can_write_load_as_the_intended_type(raw, key, value):
     if value is None:  # a list written as a string is not a list: rejected, naming the key
         with pytest.raises(ParamsError, match="vae.hidden"):
-            parse_params(raw)
+            parse_params(raw, models="all")
         return
-    got = getattr(parse_params(raw).vae, key)
+    got = getattr(parse_params(raw, models="all").vae, key)
     assert got == value and type(got) is type(value)
 
 
@@ -54,7 +54,7 @@ def test_values_dvc_can_write_load_as_the_intended_type(raw, key, value):
 )
 def test_bad_values_name_the_key_in_one_line(raw, key):
     with pytest.raises(ParamsError) as info:
-        parse_params(raw)
+        parse_params(raw, models="all")
     message = str(info.value)
     assert "\n" not in message
     assert f" {key}: " in message
@@ -62,7 +62,7 @@ def test_bad_values_name_the_key_in_one_line(raw, key):
 
 def test_unknown_key_is_called_unknown():
     with pytest.raises(ParamsError, match=r"vae\.lrr: unknown key"):
-        parse_params({"vae": {"lrr": 0.1}})
+        parse_params({"vae": {"lrr": 0.1}}, models="all")
 
 
 def test_stage_with_bad_param_exits_1_with_one_line_and_writes_nothing(tmp_path, env_with_venv):

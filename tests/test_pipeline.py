@@ -1,20 +1,27 @@
 """End to end: the real pipeline in a temporary git + DVC repository, with tiny params.
 
-Asserts which stages DVC runs after each kind of change, that a rerun is bit-for-bit
-identical, and that a bad param fails cleanly with the earlier results recoverable.
+Asserts which stages DVC runs after each kind of change (a param, the models list, one
+model's code, a model added by the test itself), that a rerun is bit-for-bit identical,
+that a bad param fails cleanly with the earlier results recoverable, and that a stage
+killed half-way leaves nothing for git to see.
 """
 
 import json
 import re
 import shutil
+import signal
 import subprocess
+import time
 
+import psutil
 import pytest
 import yaml
 
 from conftest import ROOT
 
-PROJECT = ["genlab", "stages", "dvc.yaml", "params.yaml", ".dvcignore", "data/raw"]
+pytestmark = pytest.mark.slow
+
+PROJECT = ["genlab", "stages", "dvc.yaml", "params.yaml", ".dvcignore", ".gitignore", "data/raw"]
 TINY = {
     "vae": {"epochs": 3, "patience": 2, "hidden": [32], "latent_dim": 2, "train_k": 2, "gmm_components": 2},
     "mixture": {"max_iter": 5},
@@ -94,7 +101,20 @@ def reproduced(repo, env):
 
 
 def read(repo, name):
-    return json.loads((repo / "metrics" / f"{name}.json").read_text())
+    path = "metrics/real.json" if name == "real" else f"metrics/models/{name}.json"
+    return json.loads((repo / path).read_text())
+
+
+def restore(repo, env):
+    """Back to the committed workspace: files, outputs, and no untracked leftovers."""
+    sh(repo, env, "git", "checkout", "--", ".")
+    sh(repo, env, "git", "clean", "-fdq")
+    sh(repo, env, "dvc", "checkout", "-q")
+
+
+def changed_stages(repo, env) -> set[str]:
+    status = json.loads(sh(repo, env, "dvc", "status", "--json").stdout or "{}")
+    return {name.split(":")[-1] for name in status}
 
 
 def test_first_repro_runs_every_stage_and_writes_metrics(repo, reproduced):
@@ -117,14 +137,14 @@ def test_first_repro_runs_every_stage_and_writes_metrics(repo, reproduced):
     assert (repo / "models" / "vae" / "live" / "plots" / "metrics" / "val" / "loss.tsv").exists()
     # outputs are DVC's, ignored by git; the metrics file is tracked by git
     tracked = sh(repo, None, "git", "ls-files").stdout.split()
-    assert "metrics/vae.json" in tracked and not any(t.startswith(("models/vae", "data/prepared")) for t in tracked)
+    assert "metrics/models/vae.json" in tracked and not any(t.startswith(("models/vae", "data/prepared")) for t in tracked)
 
 
 def test_forced_rerun_is_bit_for_bit_identical(repo, env, reproduced):
-    before = (repo / "metrics" / "vae.json").read_bytes()
+    before = (repo / "metrics" / "models" / "vae.json").read_bytes()
     proc = sh(repo, env, "dvc", "repro", "-f", "evaluate@vae")  # the stage and everything upstream of it
     assert stages_run(proc) == {"preprocess", "classifier", "train@vae", "generate@vae", "evaluate@vae"}
-    assert (repo / "metrics" / "vae.json").read_bytes() == before
+    assert (repo / "metrics" / "models" / "vae.json").read_bytes() == before
     assert sh(repo, env, "git", "status", "--porcelain").stdout == ""  # dvc.lock too: same hashes
 
 
@@ -133,23 +153,20 @@ def test_vae_param_reruns_the_vae_stages_only(repo, env, reproduced):
     assert stages_run(proc) == {"train@vae", "generate@vae", "evaluate@vae", "summary"}
     assert "nll" in sh(repo, env, "dvc", "exp", "show", "--no-pager", "--md").stdout
     diff = sh(repo, env, "dvc", "metrics", "diff", "--md").stdout
-    assert "metrics/vae.json" in diff and "nll" in diff
-    sh(repo, env, "git", "checkout", "--", ".")
-    sh(repo, env, "dvc", "checkout", "-q")
+    assert "metrics/models/vae.json" in diff and "nll" in diff
+    restore(repo, env)
 
 
 def test_markov_param_reruns_the_markov_stages_only(repo, env, reproduced):
     proc = sh(repo, env, "dvc", "exp", "run", "-S", "markov.smoothing=2.0")
     assert stages_run(proc) == {"train@markov", "generate@markov", "evaluate@markov", "summary"}
-    sh(repo, env, "git", "checkout", "--", ".")
-    sh(repo, env, "dvc", "checkout", "-q")
+    restore(repo, env)
 
 
 def test_gan_param_reruns_the_gan_stages_only(repo, env, reproduced):
     proc = sh(repo, env, "dvc", "exp", "run", "-S", "gan.lr=0.001")
     assert stages_run(proc) == {"train@gan", "generate@gan", "evaluate@gan", "summary"}
-    sh(repo, env, "git", "checkout", "--", ".")
-    sh(repo, env, "dvc", "checkout", "-q")
+    restore(repo, env)
 
 
 def test_generate_param_does_not_retrain(repo, env, reproduced):
@@ -157,8 +174,7 @@ def test_generate_param_does_not_retrain(repo, env, reproduced):
     ran = stages_run(proc)
     assert {f"generate@{m}" for m in MODELS} <= ran
     assert not any(s.startswith("train@") for s in ran) and "preprocess" not in ran and "classifier" not in ran
-    sh(repo, env, "git", "checkout", "--", ".")
-    sh(repo, env, "dvc", "checkout", "-q")
+    restore(repo, env)
 
 
 @pytest.mark.parametrize("key, value", [("lr", -1), ("latent_dim", 0), ("lr", "abc"), ("lrr", 0.1)])
@@ -173,3 +189,108 @@ def test_bad_param_fails_in_one_line_and_checkout_restores(repo, env, reproduced
     sh(repo, env, "dvc", "checkout", "-q")
     status = sh(repo, env, "dvc", "status").stdout
     assert "up to date" in status, status
+
+
+@pytest.mark.parametrize("setting", ["vae.arch=conv", "vae.prior=mog", "data.dequantize=false"])
+def test_documented_keys_can_be_set_the_dvc_way(repo, env, reproduced, setting):
+    proc = sh(repo, env, "dvc", "exp", "run", "-S", setting)
+    ran = stages_run(proc)
+    if setting.startswith("vae."):
+        assert ran == {"train@vae", "generate@vae", "evaluate@vae", "summary"}
+    else:  # the digits have no continuous columns: the same data, nothing downstream reruns
+        assert ran == {"preprocess"}
+    restore(repo, env)
+
+
+def test_changing_models_needs_no_edit_of_dvc_yaml(repo, env, reproduced):
+    proc = sh(repo, env, "dvc", "exp", "run", "-S", "models=[vae,independent]")
+    assert stages_run(proc) == {"summary"}  # both models' stages are up to date
+    rows = [line.split("|")[1].strip() for line in (repo / "metrics" / "summary.md").read_text().splitlines()[2:]]
+    assert sorted(rows) == ["independent", "real", "vae"]
+    restore(repo, env)
+
+
+def test_editing_one_model_reruns_only_its_stages(repo, env, reproduced):
+    with open(repo / "genlab" / "models" / "gan.py", "a") as f:
+        f.write("# a comment\n")
+    assert changed_stages(repo, env) == {"train@gan", "generate@gan", "evaluate@gan"}
+    proc = sh(repo, env, "dvc", "repro")
+    assert {"train@gan", "generate@gan", "evaluate@gan"} <= stages_run(proc) <= {
+        "train@gan", "generate@gan", "evaluate@gan", "summary"}
+    restore(repo, env)
+    with open(repo / "genlab" / "classifier.py", "a") as f:
+        f.write("# a comment\n")
+    models = [m for m in yaml.safe_load((repo / "params.yaml").read_text())["models"]]
+    assert changed_stages(repo, env) == {"classifier", "real", *(f"{s}@{m}" for s in ("train", "evaluate") for m in models)}
+    restore(repo, env)
+    assert changed_stages(repo, env) == set()
+
+
+POOLED = '''"""A model written by a test: every pixel drawn from one categorical over the levels."""
+
+import torch
+from pydantic import Field
+
+from genlab.models.base import GenerativeModel
+from genlab.schema import Section
+
+
+class Pooled(GenerativeModel):
+    modalities = ("images",)
+    trains_by_gradient = False
+
+    class Params(Section):
+        smoothing: float = Field(1.0, gt=0, description="pseudo-count of every level")
+
+    def __init__(self, params, shape, n_levels):
+        super().__init__(params, shape, n_levels)
+        self.register_buffer("log_probs", torch.zeros(self.n_levels, dtype=torch.float64))
+
+    def fit(self, train, val):
+        counts = torch.bincount(train.flatten().long(), minlength=self.n_levels).double() + self.params.smoothing
+        self.log_probs.copy_((counts / counts.sum()).log())
+        return {}
+
+    def log_prob(self, x):
+        return self.log_probs[x.flatten(1).long()].sum(-1)
+
+    def sample(self, n, generator, sampler=None):
+        draws = torch.multinomial(self.log_probs.exp(), n * self.dim, replacement=True, generator=generator)
+        return draws.reshape(n, *self.shape).to(torch.uint8)
+
+
+MODEL = Pooled
+'''
+
+
+def test_a_model_added_by_a_test_runs_end_to_end(repo, env, reproduced):
+    (repo / "genlab" / "models" / "pooled.py").write_text(POOLED)
+    with open(repo / "params.yaml", "a") as f:  # its section: the only other file it needs
+        f.write("\npooled:\n  smoothing: 1.0\n")
+    proc = sh(repo, env, "dvc", "exp", "run", "-S", "models=[vae,pooled]")
+    assert stages_run(proc) == {"train@pooled", "generate@pooled", "evaluate@pooled", "summary"}
+    pooled = read(repo, "pooled")
+    assert pooled["nll"] > read(repo, "vae")["nll"] and "fid" in pooled
+    assert "| pooled" in (repo / "metrics" / "summary.md").read_text()
+    restore(repo, env)
+
+
+def test_a_killed_stage_leaves_nothing_for_git_and_the_rerun_cleans_up(repo, env, reproduced):
+    set_params(repo, vae={"epochs": 400, "patience": 400})
+    dvc = subprocess.Popen(["dvc", "repro", "train@vae"], cwd=repo, env=env,
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 120
+    while not list((repo / "models").glob(".vae.*.tmp/live")) and time.time() < deadline:
+        time.sleep(0.2)
+    time.sleep(1)
+    stage = [p for p in psutil.Process(dvc.pid).children(recursive=True) if "stages.train" in " ".join(p.cmdline())]
+    assert stage, "the training stage was not running"
+    stage[0].send_signal(signal.SIGKILL)
+    assert dvc.wait(60) != 0
+    assert list((repo / "models").glob(".vae.*.tmp"))  # the killed run's folder is there...
+    assert sh(repo, env, "git", "status", "--porcelain").stdout.split() == ["M", "params.yaml"]  # ...and ignored
+    sh(repo, env, "git", "checkout", "--", "params.yaml")
+    sh(repo, env, "dvc", "repro")
+    assert not list((repo / "models").glob(".vae.*"))
+    assert sh(repo, env, "git", "status", "--porcelain").stdout == ""
+    assert changed_stages(repo, env) == set()

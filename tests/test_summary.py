@@ -11,7 +11,7 @@ def test_summary_sorted_by_nll_with_real_last(tmp_path):
     }
     for name, row in rows.items():
         (tmp_path / f"{name}.json").write_text(json.dumps(row))
-    table = summary_table(tmp_path, ["a", "b"])
+    table = summary_table(tmp_path, ["a", "b"], real=tmp_path / "real.json")
     assert list(table.index) == ["b", "a", "real"]
     md = write_summary(table, tmp_path / "s.csv", tmp_path / "s.md")
     assert "nan" not in md and md.splitlines()[0].split("|")[1].strip() == "model"

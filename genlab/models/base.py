@@ -1,10 +1,23 @@
-"""What every genlab model provides.
+"""What every genlab model provides: the one interface the training loop and the stages call.
 
-A model works on uint8 images of shape (N, C, H, W) with ``n_levels`` grey levels.
-It either trains by gradient steps (``trains_by_gradient = True``: it supplies
-``loss`` and the shared loop in ``genlab.train`` does the rest) or fits in closed
-form (``fit``). Every model samples; a model with a likelihood reports it on the
-same discrete scale (nats per image) through ``likelihood_metrics``.
+A model is a module ``genlab/models/<name>.py`` whose ``MODEL`` is a subclass of
+``GenerativeModel`` (or a tuple of them, one per kind of data) with its params section as
+the nested class ``Params``. Every hook below has a documented default, so a model writes
+only what it does differently:
+
+- training: either by gradient steps through the shared loop (``trains_by_gradient = True``,
+  the ``genlab.train.Trainable`` hooks: ``loss``, or ``make_optimizers`` + ``train_step``,
+  ``validation_score``, ``snapshot``, ``begin_fit``, ``finish_fit``), or in closed form
+  (``trains_by_gradient = False`` and ``fit``);
+- sampling: ``sample`` (every model), ``samplers`` (alternative ways, each scored);
+- likelihood: ``log_prob`` (exact) or ``likelihood_metrics`` (a bound), on the data's scale;
+  ``has_likelihood = False`` for a model without one (a GAN);
+- pictures: ``reconstruct`` and ``interpolation_strip`` (None: the model has none);
+- ``needs_classifier``: the training stage attaches the frozen feature classifier
+  (``attach_classifier``) before fitting.
+
+Data arrive as tensors: uint8 images (N, C, H, W) with ``n_levels`` levels, or float64
+values (N, F) with ``n_levels == 0``.
 """
 
 from __future__ import annotations
@@ -14,18 +27,20 @@ import math
 from typing import ClassVar
 
 import torch
-from torch import nn
 
-from genlab.errors import GenlabError
 from genlab.schema import Section
+from genlab.train import Trainable
 
 
-class GenerativeModel(nn.Module):
+class GenerativeModel(Trainable):
     Params: ClassVar[type[Section]]
-    trains_by_gradient: ClassVar[bool] = False
+    modalities: ClassVar[tuple[str, ...]] = ()  # kinds of data it models ("images", "continuous", ...)
+    trains_by_gradient: ClassVar[bool] = True  # False: closed-form ``fit``
     has_likelihood: ClassVar[bool] = True
+    samplers: ClassVar[tuple[str, ...]] = ()  # alternative ways to sample, each scored on its own
+    needs_classifier: ClassVar[bool] = False
 
-    def __init__(self, params: Section, shape: tuple[int, int, int], n_levels: int):
+    def __init__(self, params: Section, shape: tuple[int, ...], n_levels: int):
         super().__init__()
         self.params = params
         self.shape = tuple(int(s) for s in shape)
@@ -42,37 +57,42 @@ class GenerativeModel(nn.Module):
         return math.prod(self.shape)
 
     # -- training -------------------------------------------------------------
-    def loss(self, x: torch.Tensor) -> torch.Tensor:
-        """Mean training objective per example (nats) of a uint8 batch."""
-        raise NotImplementedError
-
     def fit(self, train: torch.Tensor, val: torch.Tensor) -> dict:
-        """Closed-form fit on uint8 training images; returns what to log."""
-        raise NotImplementedError
+        """Closed-form fit on the training data (``trains_by_gradient = False``); returns what to log."""
+        raise NotImplementedError(f"{type(self).__name__} trains by gradient steps, not in closed form")
 
-    def begin_fit(self, train: torch.Tensor) -> None:
-        """Anything taken from the training data before the first step (a standardisation, say)."""
-
-    def finish_fit(self, train: torch.Tensor) -> dict:
-        """Anything fitted after the weights (a latent sampler, say); returns what to log."""
-        return {}
+    def attach_classifier(self, classifier) -> None:
+        """The frozen feature classifier (``needs_classifier``), kept out of the state dict."""
+        self.__dict__["classifier"] = classifier
 
     # -- sampling ---------------------------------------------------------------
-    samplers: ClassVar[tuple[str, ...]] = ()  # alternative ways to sample, each scored on its own
-
     def sample(self, n: int, generator: torch.Generator, sampler: str | None = None) -> torch.Tensor:
-        """``n`` uint8 images drawn from the model (with ``sampler``, one of ``samplers``)."""
+        """``n`` draws from the model, shaped like the data (with ``sampler``, one of ``samplers``)."""
         raise NotImplementedError
+
+    @property
+    def default_sampler(self) -> str | None:
+        """The entry of ``samplers`` that ``sample`` uses when given none (None: no alternatives)."""
+        return None
 
     # -- likelihood -------------------------------------------------------------
     def log_prob(self, x: torch.Tensor) -> torch.Tensor:
-        """Exact log-likelihood per image (float64, nats)."""
+        """Exact log-likelihood per example (float64, nats)."""
         raise NotImplementedError
 
     def likelihood_metrics(self, x: torch.Tensor, params, generator: torch.Generator) -> dict:
-        """Test-set likelihood metrics; the default uses the exact ``log_prob``."""
+        """Test-set likelihood metrics (``params``: the evaluate section); default: the exact ``log_prob``."""
         nll = -self.log_prob(x).double()
         return nll_summary(nll, self.dim, discrete=self.n_levels > 0)
+
+    # -- pictures ----------------------------------------------------------------
+    def reconstruct(self, x: torch.Tensor) -> torch.Tensor | None:
+        """Reconstructions of x in levels (floats allowed), or None: the model has none."""
+        return None
+
+    def interpolation_strip(self, test: torch.Tensor, rows: int, steps: int, generator) -> torch.Tensor | None:
+        """(rows, steps, *shape) images along straight lines in a latent space, or None."""
+        return None
 
 
 def nll_summary(nll: torch.Tensor, dim: int, discrete: bool = True) -> dict:
@@ -84,9 +104,3 @@ def nll_summary(nll: torch.Tensor, dim: int, discrete: bool = True) -> dict:
         out["bits_per_dim"] = mean / (dim * math.log(2))
     out["n_test"] = n
     return out
-
-
-def needs_images(model: "GenerativeModel", name: str) -> None:
-    """Stop with one line when a model of discrete images is asked to model continuous values."""
-    if model.n_levels == 0:
-        raise GenlabError(f"{name}: models discrete images, but this data is continuous (use vae or gaussian)")

@@ -23,8 +23,10 @@ from torch import nn
 
 from genlab.errors import GenlabError
 from genlab.metrics import fid
-from genlab.models.base import GenerativeModel, needs_images
-from genlab.models.nets import decoder, encoder
+from genlab import noise
+from genlab.images import image_grid
+from genlab.models.base import GenerativeModel
+from genlab.nets import decoder, encoder
 from genlab.schema import GradientParams
 from genlab.train import check_finite
 
@@ -54,44 +56,42 @@ class Generator(nn.Module):
 
 
 class GAN(GenerativeModel):
-    trains_by_gradient = True
+    modalities = ("images",)
     has_likelihood = False
     needs_classifier = True
     validation_metric = "fid"
 
     class Params(GradientParams):
-        lr: float = Field(5e-4, gt=0)
-        beta1: float = Field(0.5, ge=0, lt=1)
-        beta2: float = Field(0.999, ge=0, lt=1)
-        epochs: int = Field(600, ge=1)
+        lr: float = Field(5e-4, gt=0, description="Adam learning rate (both networks)")
+        beta1: float = Field(0.5, ge=0, lt=1, description="Adam beta1")
+        beta2: float = Field(0.999, ge=0, lt=1, description="Adam beta2")
+        epochs: int = Field(600, ge=1, description="most epochs")
         patience: int = Field(150, ge=1, description="epochs without a better validation FID before stopping")
-        arch: Literal["mlp", "conv"] = "mlp"
-        hidden: list[int] = Field(default_factory=lambda: [256, 256], min_length=1)
-        conv_width: int = Field(32, ge=1)
-        latent_dim: int = Field(32, ge=1)
-        loss: Literal["non_saturating", "hinge"] = "non_saturating"
-        spectral_norm: bool = True
+        arch: Literal["mlp", "conv"] = Field("mlp", description="`mlp` or `conv` networks")
+        hidden: list[int] = Field(
+            default_factory=lambda: [256, 256], min_length=1, description="discriminator widths; the generator mirrors them"
+        )
+        conv_width: int = Field(32, ge=1, description="channels of the first conv layer (`arch: conv`)")
+        latent_dim: int = Field(32, ge=1, description="noise dimensions")
+        loss: Literal["non_saturating", "hinge"] = Field("non_saturating", description="`non_saturating` or `hinge`")
+        spectral_norm: bool = Field(True, description="spectral normalisation in the discriminator")
         ema: float = Field(0.999, ge=0, lt=1, description="decay of the generator's weight average (0: none)")
         eval_every: int = Field(5, ge=1, description="epochs between validation FIDs")
         n_eval: int = Field(1000, ge=2, description="samples per validation FID")
 
     def __init__(self, params: "GAN.Params", shape, n_levels):
         super().__init__(params, shape, n_levels)
-        needs_images(self, "gan")
         p = params
         wrap = nn.utils.parametrizations.spectral_norm if p.spectral_norm else (lambda m: m)
         self.generator = Generator(p, self.shape)
         self.discriminator = encoder(p.arch, self.shape, 1, list(p.hidden), p.conv_width, lambda: nn.LeakyReLU(0.2), wrap)
         self.ema_generator = copy.deepcopy(self.generator).requires_grad_(False)
         self._val_features = None
+        self.begin_fit(None)
         # Fixed noise for the sample grid logged at every validation (not part of the state).
         self.__dict__["fixed_z"] = torch.randn(
             (64, p.latent_dim), generator=torch.Generator().manual_seed(p.seed + 1)
         )
-
-    def attach_classifier(self, classifier) -> None:
-        """The frozen feature classifier, for the validation FID (kept out of the state dict)."""
-        self.__dict__["classifier"] = classifier
 
     # -- training ---------------------------------------------------------------
     def make_optimizers(self) -> list[torch.optim.Optimizer]:
@@ -102,16 +102,19 @@ class GAN(GenerativeModel):
             torch.optim.Adam(self.generator.parameters(), lr=p.lr, betas=betas, weight_decay=p.weight_decay),
         ]
 
-    def dequantise(self, x: torch.Tensor) -> torch.Tensor:
-        return (x.float() + torch.rand(x.shape, device=x.device)) / self.n_levels
+    def begin_fit(self, train: torch.Tensor | None) -> None:
+        """The training noise (latent draws, dequantisation) comes from one seeded generator on the
+        model's device (made again here, after the stage has moved the model)."""
+        self.__dict__["noise"] = torch.Generator(device=self.device).manual_seed(self.params.seed + 2)
 
     def train_step(self, batch: tuple, optimizers: list) -> dict[str, torch.Tensor]:
         (x,) = batch
         opt_d, opt_g = optimizers
         kind = self.params.loss
-        z = torch.randn(len(x), self.params.latent_dim, device=x.device)
+        z = torch.randn(len(x), self.params.latent_dim, generator=self.noise, device=x.device)
         fake = self.generator(z)
-        loss_d = check_finite(d_loss(self.discriminator(self.dequantise(x)), self.discriminator(fake.detach()), kind), "discriminator loss")
+        real = noise.dequantise_levels(x, self.n_levels, self.noise)
+        loss_d = check_finite(d_loss(self.discriminator(real), self.discriminator(fake.detach()), kind), "discriminator loss")
         opt_d.zero_grad(set_to_none=True)
         loss_d.backward()
         opt_d.step()
@@ -133,7 +136,7 @@ class GAN(GenerativeModel):
         """FID of EMA samples against the validation split, every ``eval_every`` epochs."""
         if epoch % self.params.eval_every:
             return None
-        if self.__dict__.get("classifier") is None:
+        if self.__dict__.get("classifier") is None:  # attach_classifier: needs_classifier
             raise GenlabError("gan: no feature classifier attached for the validation FID")
         if self._val_features is None:
             self._val_features = self.classifier.predict(val[0].cpu())[0]
@@ -144,13 +147,13 @@ class GAN(GenerativeModel):
         return score
 
     @torch.no_grad()
-    def snapshot(self) -> torch.Tensor:
-        """The EMA generator's images from the same fixed noise every time: (64, C, H, W), levels."""
+    def snapshot(self):
+        """A grid of the EMA generator's images from the same fixed noise every time."""
         was_training = self.training
         self.eval()
         images = self.quantise(self.ema_generator(self.fixed_z.to(self.device)))
         self.train(was_training)
-        return images
+        return image_grid(images, self.n_levels)
 
     # -- sampling ---------------------------------------------------------------
     def quantise(self, images: torch.Tensor) -> torch.Tensor:
@@ -171,3 +174,6 @@ class GAN(GenerativeModel):
         t = torch.linspace(0, 1, steps, device=za.device)[None, :, None]
         z = (za[:, None] * (1 - t) + zb[:, None] * t).reshape(-1, self.params.latent_dim)
         return (self.ema_generator(z) * self.n_levels - 0.5).clamp(0, self.n_levels - 1).reshape(rows, steps, *self.shape)
+
+
+MODEL = GAN

@@ -6,23 +6,22 @@ diagonal so the covariance stays positive definite); the test log-density is exa
 
 from __future__ import annotations
 
-
 import torch
 from pydantic import Field
 
-from genlab.errors import GenlabError
 from genlab.models.base import GenerativeModel
 from genlab.schema import Section
 
 
 class Gaussian(GenerativeModel):
+    modalities = ("continuous",)
+    trains_by_gradient = False
+
     class Params(Section):
         ridge: float = Field(1e-6, ge=0, description="added to the covariance's diagonal, times each variance")
 
     def __init__(self, params: "Gaussian.Params", shape, n_levels):
         super().__init__(params, shape, n_levels)
-        if self.n_levels != 0:
-            raise GenlabError("gaussian: models continuous values; this data is images (use independent, vae, ...)")
         d = self.dim
         self.register_buffer("mean", torch.zeros(d, dtype=torch.float64))
         self.register_buffer("scale_tril", torch.eye(d, dtype=torch.float64))
@@ -46,3 +45,6 @@ class Gaussian(GenerativeModel):
     def sample(self, n: int, generator: torch.Generator, sampler: str | None = None) -> torch.Tensor:
         eps = torch.randn((n, self.dim), generator=generator, dtype=torch.float64)
         return (self.mean + eps @ self.scale_tril.T).reshape(n, *self.shape)
+
+
+MODEL = Gaussian

@@ -10,18 +10,20 @@ import torch
 import torch.nn.functional as F
 from pydantic import Field
 
-from genlab.models.base import GenerativeModel, needs_images
-from genlab.models.discrete import draw, smoothed_log_probs
+from genlab.models.base import GenerativeModel
+from genlab.discrete import draw, smoothed_log_probs
 from genlab.schema import Section
 
 
 class Independent(GenerativeModel):
+    modalities = ("images",)
+    trains_by_gradient = False
+
     class Params(Section):
         smoothing: float = Field(0.5, gt=0, description="pseudo-count added to every (pixel, level) count")
 
     def __init__(self, params: "Independent.Params", shape, n_levels):
         super().__init__(params, shape, n_levels)
-        needs_images(self, "independent")
         self.register_buffer("log_probs", torch.zeros(self.dim, self.n_levels, dtype=torch.float64))
 
     def fit(self, train: torch.Tensor, val: torch.Tensor) -> dict:
@@ -36,3 +38,6 @@ class Independent(GenerativeModel):
     @torch.no_grad()
     def sample(self, n: int, generator: torch.Generator, sampler: str | None = None) -> torch.Tensor:
         return draw(self.log_probs.expand(n, -1, -1), generator).reshape(n, *self.shape).to(torch.uint8)
+
+
+MODEL = Independent

@@ -14,19 +14,23 @@ from typing import Literal
 import torch
 from pydantic import Field
 
-from genlab.models.base import GenerativeModel, needs_images
-from genlab.models.discrete import draw, smoothed_log_probs
+from genlab.models.base import GenerativeModel
+from genlab.discrete import draw, smoothed_log_probs
 from genlab.schema import Section
 
 
 class Markov(GenerativeModel):
+    modalities = ("images",)
+    trains_by_gradient = False
+
     class Params(Section):
-        context: Literal["previous", "left_up"] = "previous"
+        context: Literal["previous", "left_up"] = Field(
+            "previous", description="the state: `previous` pixel in raster order, or the `left_up` neighbours"
+        )
         smoothing: float = Field(0.5, gt=0, description="pseudo-count added to every transition count")
 
     def __init__(self, params: "Markov.Params", shape, n_levels):
         super().__init__(params, shape, n_levels)
-        needs_images(self, "markov")
         L = self.n_levels
         self.n_states = L + 1 if params.context == "previous" else (L + 1) ** 2
         self.register_buffer("log_probs", torch.zeros(self.dim, self.n_states, L, dtype=torch.float64))
@@ -63,3 +67,6 @@ class Markov(GenerativeModel):
             state = self.states(x)[:, t]
             flat[:, t] = draw(self.log_probs[t, state], generator)
         return x.to(torch.uint8)
+
+
+MODEL = Markov

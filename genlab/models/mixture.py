@@ -10,39 +10,54 @@ from __future__ import annotations
 import math
 
 import torch
-import torch.nn.functional as F
 from pydantic import Field
 
-from genlab.models.base import GenerativeModel, needs_images
-from genlab.models.discrete import draw, smoothed_log_probs
+from genlab.models.base import GenerativeModel
+from genlab.discrete import draw, smoothed_log_probs
 from genlab.schema import Section
 
 
 class Mixture(GenerativeModel):
+    modalities = ("images",)
+    trains_by_gradient = False
+
     class Params(Section):
-        seed: int = Field(0, ge=0)
-        n_components: int = Field(10, ge=1)
-        max_iter: int = Field(200, ge=1)
+        seed: int = Field(0, ge=0, description="seed of the random start")
+        n_components: int = Field(10, ge=1, description="mixture components")
+        max_iter: int = Field(200, ge=1, description="most EM iterations")
         tol: float = Field(1e-4, ge=0, description="stop when the mean train log-likelihood gains less (nats)")
         smoothing: float = Field(0.5, gt=0, description="pseudo-count added to every (component, pixel, level)")
 
     def __init__(self, params: "Mixture.Params", shape, n_levels):
         super().__init__(params, shape, n_levels)
-        needs_images(self, "mixture")
         K = params.n_components
         self.register_buffer("log_weights", torch.full((K,), -math.log(K), dtype=torch.float64))
         self.register_buffer("log_probs", torch.zeros(K, self.dim, self.n_levels, dtype=torch.float64))
 
-    def _onehot(self, x: torch.Tensor) -> torch.Tensor:
-        return F.one_hot(x.flatten(1).long(), self.n_levels).flatten(1).double()  # (N, D*L)
+    CHUNK = 4096  # examples at a time: the (K, chunk, D) gathers stay a few hundred MB at most
 
-    def _joint(self, onehot: torch.Tensor) -> torch.Tensor:
-        """log pi_k + log p(x | k), (N, K)."""
-        return onehot @ self.log_probs.flatten(1).T + self.log_weights
+    def _joint(self, x: torch.Tensor) -> torch.Tensor:
+        """log pi_k + log p(x | k), (N, K), for levels x (N, D): a gather per pixel, no one-hot."""
+        K, D = self.params.n_components, self.dim
+        parts = []
+        for chunk in x.flatten(1).long().split(self.CHUNK):
+            index = chunk.T.unsqueeze(0).expand(K, D, len(chunk))  # (K, D, n)
+            parts.append(self.log_probs.gather(2, index).sum(1).T)
+        return torch.cat(parts) + self.log_weights
+
+    def _counts(self, x: torch.Tensor, resp: torch.Tensor) -> torch.Tensor:
+        """Expected counts sum_n resp[n, k] [x_nd = l], (K, D, L)."""
+        K, D, L = self.params.n_components, self.dim, self.n_levels
+        counts = torch.zeros(K, D * L, dtype=torch.float64, device=x.device)
+        cells = torch.arange(D, device=x.device) * L
+        for chunk, r in zip(x.flatten(1).long().split(self.CHUNK), resp.split(self.CHUNK)):
+            index = (chunk + cells).flatten()  # (n * D,)
+            counts.index_add_(1, index, r.T.repeat_interleave(D, dim=1))
+        return counts.reshape(K, D, L)
 
     def fit(self, train: torch.Tensor, val: torch.Tensor) -> dict:
         p, K = self.params, self.params.n_components
-        X = self._onehot(train)
+        X = train.flatten(1)
         gen = torch.Generator().manual_seed(p.seed)
         resp = -torch.log(torch.rand(len(X), K, generator=gen, dtype=torch.float64))  # a seeded Dirichlet(1)
         resp = resp / resp.sum(1, keepdim=True)
@@ -51,8 +66,7 @@ class Mixture(GenerativeModel):
             # M-step
             nk = resp.sum(0)
             self.log_weights.copy_((nk + 1e-12).log() - math.log(len(X)))
-            counts = (resp.T @ X).reshape(K, self.dim, self.n_levels)
-            self.log_probs.copy_(smoothed_log_probs(counts, p.smoothing))
+            self.log_probs.copy_(smoothed_log_probs(self._counts(X, resp), p.smoothing))
             # E-step
             joint = self._joint(X)
             norm = torch.logsumexp(joint, 1, keepdim=True)
@@ -64,9 +78,12 @@ class Mixture(GenerativeModel):
         return {"em_iterations": it, "train_log_likelihood": ll}
 
     def log_prob(self, x: torch.Tensor) -> torch.Tensor:
-        return torch.logsumexp(self._joint(self._onehot(x)), 1)
+        return torch.logsumexp(self._joint(x), 1)
 
     @torch.no_grad()
     def sample(self, n: int, generator: torch.Generator, sampler: str | None = None) -> torch.Tensor:
         k = draw(self.log_weights.expand(n, -1), generator)
         return draw(self.log_probs[k], generator).reshape(n, *self.shape).to(torch.uint8)
+
+
+MODEL = Mixture

@@ -1,11 +1,16 @@
-"""The variational autoencoder (Kingma and Welling 2014) with a categorical pixel likelihood.
+"""The variational autoencoder (Kingma and Welling 2014).
 
 Encoder q(z|x) = N(mu(x), diag sigma^2(x)); prior p(z) = N(0, I), or (``prior: mog``) a
 mixture of diagonal Gaussians learnt with the rest (Tomczak and Welling 2018); decoder p(x|z):
-one ``n_levels``-way categorical per pixel, so every bound is in nats on the same
-discrete scale as the exact baselines. Training maximises the ELBO (``train_k = 1``)
-or the importance-weighted bound of Burda et al. 2015 (``train_k > 1``); evaluation
-reports both the negative ELBO and the IWAE bound with ``evaluate.iw_samples``.
+an observation model from ``genlab.observations``, chosen once from the data: a Bernoulli per
+binary pixel, a categorical per pixel of a few levels, a discretised logistic mixture per
+pixel of many levels (so every bound is in nats on the same discrete scale as the exact
+baselines), or a Gaussian per continuous value. Training maximises the ELBO
+(``train_k = 1``) or the importance-weighted bound of Burda et al. 2015 (``train_k > 1``):
+
+    log p(x) >= E log (1/k) sum_i p(x|z_i) p(z_i) / q(z_i|x),   z_i ~ q(z|x);
+
+evaluation reports the negative ELBO and the IWAE bound with ``evaluate.iw_samples``.
 """
 
 from __future__ import annotations
@@ -15,12 +20,12 @@ from typing import Literal
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from pydantic import Field, field_validator
 
+from genlab import observations
 from genlab.errors import GenlabError
 from genlab.models.base import GenerativeModel, nll_summary
-from genlab.models.nets import decoder, encoder
+from genlab.nets import decoder, encoder
 from genlab.schema import GradientParams
 
 LOG_2PI = math.log(2 * math.pi)
@@ -31,60 +36,36 @@ def gaussian_kl(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
     return -0.5 * (1 + logvar - mu.pow(2) - logvar.exp()).sum(-1)
 
 
-def categorical_log_prob(logits: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
-    """log p(x) per pixel for logits (..., D, L) and integer levels x (..., D) broadcastable."""
-    logp = torch.log_softmax(logits, dim=-1)
-    shape = torch.broadcast_shapes(logp.shape[:-1], x.shape)
-    index = x.long().expand(shape).unsqueeze(-1)
-    return logp.expand(*shape, logp.shape[-1]).gather(-1, index).squeeze(-1)
-
-
-def softplus_sum(logits: torch.Tensor, group: int = 64) -> torch.Tensor:
-    """sum softplus(l) over the last axis, as sum relu(l) + sum over groups of log prod (1 + e^-|l|).
-
-    The same function as ``F.softplus(logits).sum(-1)`` (within float32 rounding), three times
-    faster on CPU, where a vectorised log costs about ten times an exp: one log per ``group``
-    values. Every factor lies in (1, 2], so a product of at most 64 stays below 2**64, far
-    from float32's limit (16-bit floats take the plain route)."""
-    if logits.element_size() < 4:
-        return F.softplus(logits).sum(-1)
-    d = logits.shape[-1]
-    g = next(n for n in range(min(group, d), 0, -1) if d % n == 0)  # a divisor of d: a free view
-    factors = logits.abs().neg_().exp_().add_(1)
-    log_prod = factors.view(*logits.shape[:-1], d // g, g).prod(-1).log_().sum(-1)
-    return logits.clamp_min(0).sum(-1) + log_prod
-
-
-class BernoulliLogLik(torch.autograd.Function):
-    """sum_j x_j l_j - softplus(l_j) over the last axis: log p(x) of Bernoulli pixels with logits l,
-    for x of 0/1 values broadcastable to l. The backward is the one expression x - sigmoid(l)."""
-
-    @staticmethod
-    def forward(ctx, logits: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
-        ctx.save_for_backward(logits, x)
-        return (logits * x).sum(-1) - softplus_sum(logits)
-
-    @staticmethod
-    def backward(ctx, grad: torch.Tensor):
-        logits, x = ctx.saved_tensors
-        return (x - torch.sigmoid(logits)) * grad.unsqueeze(-1), None
-
-
 class VAE(GenerativeModel):
-    trains_by_gradient = True
+    modalities = ("images", "continuous")
     samplers = ("prior", "gmm")
 
     class Params(GradientParams):
         # Defaults chosen on the validation split's IWAE bound (see README).
-        lr: float = Field(3e-4, gt=0)
-        arch: Literal["mlp", "conv"] = "mlp"
-        conv_width: int = Field(32, ge=1, description="channels of the first conv layer (arch: conv)")
-        latent_dim: int = Field(16, ge=1)
-        hidden: list[int] = Field(default_factory=lambda: [256, 256], min_length=1)
+        lr: float = Field(3e-4, gt=0, description="Adam learning rate")
+        arch: Literal["mlp", "conv"] = Field("mlp", description="`mlp` or `conv` encoder and decoder (conv: images only)")
+        conv_width: int = Field(32, ge=1, description="channels of the first conv layer (`arch: conv`)")
+        latent_dim: int = Field(16, ge=1, description="latent dimensions")
+        hidden: list[int] = Field(
+            default_factory=lambda: [256, 256], min_length=1, description="encoder layer widths; the decoder mirrors them"
+        )
         train_k: int = Field(5, ge=1, description="importance samples in the training bound (1 = ELBO)")
-        prior: Literal["normal", "mog"] = Field("normal", description="p(z): N(0, I) or a learnt mixture of Gaussians")
-        prior_components: int = Field(50, ge=1, description="components of the learnt prior (prior: mog)")
-        sampler: Literal["prior", "gmm"] = "gmm"
+        likelihood: Literal["auto", "categorical", "discretized_logistic"] = Field(
+            "auto",
+            description="p(x|z) of images: `auto` (Bernoulli for 2 levels, categorical up to "
+            f"{observations.AUTO_LOGISTIC_ABOVE} levels, a discretised logistic mixture above), "
+            "`categorical` or `discretized_logistic`",
+        )
+        logistic_components: int = Field(
+            5, ge=1, description="mixture components per pixel of the discretised logistic likelihood"
+        )
+        prior: Literal["normal", "mog"] = Field(
+            "normal", description="p(z): `normal` (N(0, I)) or `mog` (a learnt mixture of diagonal Gaussians)"
+        )
+        prior_components: int = Field(50, ge=1, description="components of the learnt prior (`prior: mog`)")
+        sampler: Literal["prior", "gmm"] = Field(
+            "gmm", description="`prior`, or `gmm`: a Gaussian mixture fitted to draws of the training codes"
+        )
         gmm_components: int = Field(10, ge=1, description="components of the mixture fitted to the training codes")
 
         @field_validator("hidden", mode="before")
@@ -103,24 +84,23 @@ class VAE(GenerativeModel):
         super().__init__(params, shape, n_levels)
         p = params
         self.latent_dim = p.latent_dim
-        # n_levels == 0: continuous values (tables, the 1-D normal example): a Gaussian p(x|z)
-        # per value on standardised data, with its mean and log-std from the decoder.
-        self.continuous = self.n_levels == 0
-        if self.continuous and p.arch == "conv":
+        if self.n_levels == 0 and p.arch == "conv":
             raise GenlabError("vae.arch: 'conv' needs images; this data is a table of values (use mlp)")
-        # Binary pixels: one logit each (a Bernoulli, the 2-way categorical with logits (0, l)).
-        self.binary = self.n_levels == 2
-        per_value = 2 if self.continuous else 1 if self.binary else self.n_levels
+        if self.n_levels == 0 and p.likelihood != "auto":
+            raise GenlabError(f"vae.likelihood: {p.likelihood!r} is for images; continuous values take a Gaussian (use auto)")
+        self.obs = observations.choose(self.n_levels, self.dim, p.likelihood, p.logistic_components)
         self.encoder = encoder(p.arch, self.shape, 2 * p.latent_dim, list(p.hidden), p.conv_width)
-        self.decoder = decoder(p.arch, p.latent_dim, self.shape, per_value, list(p.hidden), p.conv_width)
+        self.decoder = decoder(p.arch, p.latent_dim, self.shape, self.obs.per_value, list(p.hidden), p.conv_width)
+        bias = self.obs.initial_bias()
+        if bias is not None:  # MLP decoders only (a Gaussian's values are never conv images)
+            with torch.no_grad():
+                self.decoder.net[-1].bias.view(self.dim, -1).copy_(bias)
         if p.prior == "mog":
             # Means spread like draws from N(0, I), unit variances, equal weights: N(0, I)-like at the start.
             g = torch.Generator().manual_seed(p.seed)
             self.prior_means = torch.nn.Parameter(torch.randn(p.prior_components, p.latent_dim, generator=g))
             self.prior_logvars = torch.nn.Parameter(torch.zeros(p.prior_components, p.latent_dim))
             self.prior_logits = torch.nn.Parameter(torch.zeros(p.prior_components))
-        self.register_buffer("x_loc", torch.zeros(self.dim))
-        self.register_buffer("x_scale", torch.ones(self.dim))
         # The "gmm" sampler: a Gaussian mixture fitted to the training codes after training
         # (ex-post density estimation, Ghosh et al. 2020).
         K, z = params.gmm_components, params.latent_dim
@@ -128,56 +108,26 @@ class VAE(GenerativeModel):
         self.register_buffer("gmm_means", torch.zeros(K, z))
         self.register_buffer("gmm_scale_tril", torch.eye(z).expand(K, z, z).clone())
 
-    # -- pieces -----------------------------------------------------------------
-    def _inputs(self, x: torch.Tensor) -> torch.Tensor:
-        if self.continuous:
-            return ((x.flatten(1).to(self.x_loc.dtype) - self.x_loc) / self.x_scale).reshape(x.shape)
-        return x.to(self.gmm_means.dtype) / (self.n_levels - 1)
-
+    # -- the model's pieces -------------------------------------------------------
     def begin_fit(self, train: torch.Tensor) -> None:
         """Continuous data: standardise with the training split's mean and standard deviation."""
-        if self.continuous:
-            flat = train.flatten(1).double()
-            self.x_loc.copy_(flat.mean(0).float())
-            self.x_scale.copy_(flat.std(0).clamp_min(1e-6).float())
-
-    def log_px_z(self, out: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
-        """log p(x|z) per value, (..., D), from the decoder's output (..., D, K) and data x (..., D)."""
-        if self.binary:
-            return -F.binary_cross_entropy_with_logits(out[..., 0], x.to(out.dtype).expand_as(out[..., 0]), reduction="none")
-        if not self.continuous:
-            return categorical_log_prob(out, x)
-        mean, std = out[..., 0], F.softplus(out[..., 1]) + 1e-4
-        xs = (x.to(mean.dtype) - self.x_loc) / self.x_scale
-        return -0.5 * ((xs - mean) / std).pow(2) - std.log() - 0.5 * LOG_2PI - self.x_scale.log()
+        if isinstance(self.obs, observations.Gaussian):
+            self.obs.fit_standardisation(train)
 
     def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        mu, logvar = self.encoder(self._inputs(x)).chunk(2, dim=-1)
+        """(mu, log sigma^2) of q(z|x)."""
+        inputs = self.obs.inputs(x.flatten(1)).reshape(x.shape).to(self.gmm_means.dtype)
+        mu, logvar = self.encoder(inputs).chunk(2, dim=-1)
         return mu, logvar
 
-    def log_px_z_sum(self, out: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
-        """log p(x|z) summed over the values, (...): the same as log_px_z(out, x).sum(-1), faster
-        for binary pixels (x . l - sum softplus(l), see ``BernoulliLogLik``)."""
-        if self.binary:
-            logits = out[..., 0]
-            return BernoulliLogLik.apply(logits, x.to(logits.dtype))
-        return self.log_px_z(out, x).sum(-1)
-
-    def decode_logits(self, z: torch.Tensor) -> torch.Tensor:
-        """The decoder's output, (*z.shape[:-1], D, K), values in the order of x.flatten(1):
-        K = L logits per pixel, or (mean, raw std) per continuous value."""
+    def decode(self, z: torch.Tensor) -> torch.Tensor:
+        """The decoder's output for codes (..., latent): (..., D, K), the observation model's parameters."""
         lead = z.shape[:-1]
-        return self.decoder(z.reshape(-1, self.latent_dim)).reshape(*lead, self.dim, -1)
+        return self.decoder(z.reshape(-1, self.latent_dim)).reshape(*lead, self.dim, self.obs.per_value)
 
     def decode_mean(self, z: torch.Tensor) -> torch.Tensor:
-        """Expected value per pixel (grey level in [0, L-1]) or per continuous value, shaped like the data."""
-        if self.continuous:
-            return (self.x_loc + self.x_scale * self.decode_logits(z)[..., 0]).reshape(-1, *self.shape)
-        if self.binary:
-            return torch.sigmoid(self.decode_logits(z)[..., 0]).reshape(-1, *self.shape)
-        probs = torch.softmax(self.decode_logits(z), dim=-1)
-        levels = torch.arange(self.n_levels, device=z.device, dtype=probs.dtype)
-        return (probs @ levels).reshape(-1, *self.shape)
+        """E[x|z] shaped like the data: levels in [0, L-1], or values."""
+        return self.obs.mean(self.decode(z)).reshape(-1, *self.shape)
 
     def log_prior(self, z: torch.Tensor) -> torch.Tensor:
         """log p(z) summed over the latent axis, (...), in z's dtype."""
@@ -194,44 +144,59 @@ class VAE(GenerativeModel):
     def log_weights(self, x: torch.Tensor, k: int, generator: torch.Generator | None = None):
         """Importance log-weights log p(x|z) + log p(z) - log q(z|x) for k draws, shape (k, B).
 
-        Returns (log_w, log_px_z) in float64; the decoder runs once on all k*B codes.
+        Returns (log_w, log p(x|z)) in float64; the decoder runs once on all k*B codes.
         """
         mu, logvar = self.encode(x)
         eps = torch.randn((k, *mu.shape), generator=generator, device=mu.device, dtype=mu.dtype)
         z = mu + (0.5 * logvar).exp() * eps
         # per-value terms summed in float32 (error ~1e-5 nats), the log-weights in float64
-        log_px = self.log_px_z_sum(self.decode_logits(z), x.flatten(1)).double()
+        log_px = self.obs.log_prob(self.decode(z), x.flatten(1)).double()
         log_pz = self.log_prior(z.double())
         log_qz = -0.5 * (eps.double().pow(2) + LOG_2PI + logvar.double()).sum(-1)
         return log_px + log_pz - log_qz, log_px
 
     # -- training ---------------------------------------------------------------
     def loss(self, x: torch.Tensor) -> torch.Tensor:
+        """The negative ELBO (k = 1, N(0, I) prior: the KL in closed form), else the negative
+        importance-weighted bound with k = train_k; mean per example, nats."""
         k = self.params.train_k
         if k == 1 and self.params.prior == "normal":
             mu, logvar = self.encode(x)
             z = mu + (0.5 * logvar).exp() * torch.randn_like(mu)
-            recon = -self.log_px_z_sum(self.decode_logits(z), x.flatten(1))
+            recon = -self.obs.log_prob(self.decode(z), x.flatten(1))
             return (recon + gaussian_kl(mu, logvar)).mean()
         log_w, _ = self.log_weights(x, k)
         return -(torch.logsumexp(log_w, 0) - math.log(k)).float().mean()
 
+    CODE_DRAWS = 10  # draws z ~ q(z|x) per training example for the "gmm" sampler's fit
+
     @torch.no_grad()
     def finish_fit(self, train: torch.Tensor) -> dict:
-        """Fit the latent mixture of the "gmm" sampler to the means of q(z|x) over the training images."""
+        """Fit the "gmm" sampler's mixture to the aggregate posterior: ``CODE_DRAWS`` seeded draws
+        z ~ q(z|x) per training example (means alone would leave out the posterior's spread)."""
         from sklearn.mixture import GaussianMixture
 
         self.eval()
-        codes = torch.cat([self.encode(b.to(self.gmm_means.device))[0] for b in train.split(1024)]).double().cpu().numpy()
+        gen = torch.Generator(device=self.gmm_means.device).manual_seed(self.params.seed)
+        codes = []
+        for b in train.split(1024):
+            mu, logvar = self.encode(b.to(self.gmm_means.device))
+            eps = torch.randn((self.CODE_DRAWS, *mu.shape), generator=gen, device=mu.device)
+            codes.append((mu + (0.5 * logvar).exp() * eps).transpose(0, 1).reshape(-1, self.latent_dim))
+        codes = torch.cat(codes).double().cpu().numpy()
         gmm = GaussianMixture(self.params.gmm_components, covariance_type="full", random_state=self.params.seed)
         gmm.fit(codes)
         device = self.gmm_means.device
         self.gmm_log_weights.copy_(torch.from_numpy(np.log(gmm.weights_)).to(device))
         self.gmm_means.copy_(torch.from_numpy(gmm.means_).to(device))
         self.gmm_scale_tril.copy_(torch.from_numpy(np.linalg.cholesky(gmm.covariances_)).to(device))
-        return {"gmm_train_log_likelihood": float(gmm.score(codes))}
+        return {"likelihood": type(self.obs).__name__, "gmm_train_log_likelihood": float(gmm.score(codes))}
 
     # -- sampling ---------------------------------------------------------------
+    @property
+    def default_sampler(self) -> str:
+        return self.params.sampler
+
     def sample_latent(self, n: int, generator: torch.Generator, sampler: str | None = None) -> torch.Tensor:
         sampler = sampler or self.params.sampler
         device = self.gmm_means.device
@@ -247,18 +212,7 @@ class VAE(GenerativeModel):
     @torch.no_grad()
     def sample(self, n: int, generator: torch.Generator, sampler: str | None = None) -> torch.Tensor:
         z = self.sample_latent(n, generator, sampler)
-        if self.continuous:
-            out = self.decode_logits(z)
-            eps = torch.randn(out.shape[:-1], generator=generator, device=out.device)
-            xs = out[..., 0] + (F.softplus(out[..., 1]) + 1e-4) * eps
-            return (self.x_loc + self.x_scale * xs).double().reshape(n, *self.shape)
-        if self.binary:
-            p = torch.sigmoid(self.decode_logits(z)[..., 0])
-            u = torch.rand(p.shape, generator=generator, device=p.device)
-            return (u < p).to(torch.uint8).reshape(n, *self.shape)
-        probs = torch.softmax(self.decode_logits(z), dim=-1).reshape(-1, self.n_levels)
-        draws = torch.multinomial(probs, 1, generator=generator)
-        return draws.reshape(n, *self.shape).to(torch.uint8)
+        return self.obs.sample(self.decode(z), generator).reshape(n, *self.shape)
 
     @torch.no_grad()
     def reconstruct(self, x: torch.Tensor) -> torch.Tensor:
@@ -278,7 +232,7 @@ class VAE(GenerativeModel):
     # -- likelihood -------------------------------------------------------------
     @torch.no_grad()
     def likelihood_metrics(self, x: torch.Tensor, params, generator: torch.Generator) -> dict:
-        """IWAE bound with k = params.iw_samples, the negative ELBO and its two terms, per test image
+        """IWAE bound with k = params.iw_samples, the negative ELBO and its two terms, per test example
         (the KL term in closed form for the N(0, I) prior, a k-draw Monte Carlo mean for the mixture)."""
         k, chunk = params.iw_samples, params.batch_size
         nll, recon, kl = [], [], []
@@ -292,7 +246,7 @@ class VAE(GenerativeModel):
             else:  # no closed form: the k draws' mean of log q(z|x) - log p(z)
                 kl.append(-(log_w - log_px).mean(0))
         nll, recon, kl = torch.cat(nll), torch.cat(recon), torch.cat(kl)
-        out = nll_summary(nll, self.dim, discrete=not self.continuous)
+        out = nll_summary(nll, self.dim, discrete=self.n_levels > 0)
         out.update(
             neg_elbo=(recon + kl).mean().item(),
             recon=recon.mean().item(),
@@ -300,3 +254,6 @@ class VAE(GenerativeModel):
             iw_samples=k,
         )
         return out
+
+
+MODEL = VAE

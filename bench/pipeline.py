@@ -1,0 +1,50 @@
+"""Run the pipeline's stages in-process in a folder (as `dvc repro` would, without DVC), timed."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from genlab.io import write_json  # noqa: E402
+from genlab.params import load_params  # noqa: E402
+from stages import classifier, evaluate, generate, preprocess, summary, train  # noqa: E402
+
+
+def run_stages(folder: Path, params_file: str = "params.yaml") -> dict:
+    """Every stage of the pipeline for the models of ``params_file`` (relative to ``folder``),
+    in DVC's order; writes ``folder/run.json`` (wall time per stage, machine) and returns it."""
+    os.chdir(folder)
+    params = load_params(params_file)
+    ns = lambda **kw: argparse.Namespace(params=params_file, **kw)  # noqa: E731
+    times = {}
+
+    def timed(name, fn, **kw):
+        t = time.perf_counter()
+        fn(ns(**kw))
+        times[name] = round(time.perf_counter() - t, 1)
+
+    timed("preprocess", preprocess.main)
+    timed("classifier", classifier.main)
+    for m in params.models:
+        timed(f"train@{m}", train.main, model=m)
+        timed(f"generate@{m}", generate.main, model=m)
+        timed(f"evaluate@{m}", evaluate.main, model=m, real=False)
+    timed("real", evaluate.main, model=None, real=True)
+    timed("summary", summary.main)
+    run = {
+        "seconds": times,
+        "total_seconds": round(sum(times.values()), 1),
+        "machine": f"{platform.machine()}, {os.cpu_count()} cores, torch threads {torch.get_num_threads()}",
+        "params": params_file,
+    }
+    write_json(folder / "run.json", run)
+    return run

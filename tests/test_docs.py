@@ -1,0 +1,44 @@
+"""Defaults are stated once, in the schema: params.yaml and the README's params table are
+generated from it (python -m genlab.docs) and must hold exactly what it prints."""
+
+import yaml
+
+from conftest import ROOT
+from genlab import docs, registry
+from genlab.params import CoreParams, parse_params, schema
+
+
+def flat_keys(d: dict, prefix: str = "") -> set[str]:
+    out = set()
+    for k, v in d.items():
+        out |= flat_keys(v, f"{prefix}{k}.") if isinstance(v, dict) else {prefix + k}
+    return out
+
+
+def test_params_yaml_is_what_the_schema_generates():
+    assert (ROOT / "params.yaml").read_text() == docs.params_yaml(), "run: python -m genlab.docs params > params.yaml"
+
+
+def test_params_yaml_holds_every_key_of_every_section_with_its_default():
+    raw = yaml.safe_load((ROOT / "params.yaml").read_text())
+    defaults = parse_params({}, models="all").model_dump()
+    assert flat_keys(raw) == flat_keys(defaults)  # so `dvc exp run -S section.key=value` works for every key
+    assert parse_params(raw, models="all").model_dump() == defaults
+
+
+def test_readme_params_table_is_what_the_schema_generates():
+    assert docs.params_table() in (ROOT / "README.md").read_text(), "run: python -m genlab.docs table"
+
+
+def test_every_field_is_described():
+    full = schema(tuple(registry.names()))
+    sections = [full.model_fields[n].annotation for n in full.model_fields if n not in ("device", "models")]
+    assert all(CoreParams.model_fields[n].description for n in CoreParams.model_fields)
+    for section in sections:
+        for key, field in section.model_fields.items():
+            assert field.description, f"{section.__name__}.{key} has no description"
+
+
+def test_generated_values_read_back_as_the_same_types():
+    assert docs._value(1e-6) == "0.000001" and yaml.safe_load(docs._value(1e-6)) == 1e-6  # not the string '1e-06'
+    assert docs._value(0.0) == "0.0" and docs._value([256, 256]) == "[256, 256]" and docs._value(None) == "null"

@@ -1,0 +1,98 @@
+"""dvc.yaml's code dependencies are precise and complete: every genlab module a stage imports
+(and, for the per-model stages, every module its model imports) is among the stage's deps,
+and no stage depends on the whole genlab/ folder or on another model's module, so editing one
+model reruns only that model's stages. The imports are read from the source (ast), function
+bodies included."""
+
+import ast
+
+import pytest
+import yaml
+
+from conftest import ROOT
+from genlab import registry
+
+DVC = yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"]
+SCRIPTS = {"preprocess": "preprocess", "classifier": "classifier", "train": "train", "generate": "generate",
+           "evaluate": "evaluate", "real": "evaluate", "summary": "summary"}
+
+
+def module_file(name: str) -> str | None:
+    """genlab.x.y -> genlab/x/y.py (or its package's __init__.py); None outside the project."""
+    if name.split(".")[0] not in ("genlab", "stages"):
+        return None
+    path = ROOT / name.replace(".", "/")
+    if (path / "__init__.py").exists():
+        return str((path / "__init__.py").relative_to(ROOT))
+    return str(path.with_suffix(".py").relative_to(ROOT)) if path.with_suffix(".py").exists() else None
+
+
+def imports(file: str) -> set[str]:
+    """The project modules a file imports, anywhere in it, with the packages they sit in."""
+    found = set()
+    for node in ast.walk(ast.parse((ROOT / file).read_text())):
+        names = []
+        if isinstance(node, ast.Import):
+            names = [a.name for a in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            names = [node.module] + [f"{node.module}.{a.name}" for a in node.names]
+        for name in names:
+            parts = name.split(".")
+            for i in range(1, len(parts) + 1):  # importing genlab.models.base runs genlab/__init__ too
+                f = module_file(".".join(parts[:i]))
+                if f:
+                    found.add(f)
+    return found
+
+
+def closure(*files: str) -> set[str]:
+    seen, todo = set(), list(files)
+    while todo:
+        f = todo.pop()
+        if f not in seen:
+            seen.add(f)
+            todo += imports(f)
+    return seen
+
+
+def code_deps(stage: str, model: str = "") -> set[str]:
+    return {d.replace("${item.model}", model) for d in DVC[stage]["deps"] if d.startswith(("genlab", "stages"))}
+
+
+@pytest.mark.parametrize("stage", ["preprocess", "classifier", "real", "summary"])
+def test_every_imported_module_is_a_dependency(stage):
+    used = closure(f"stages/{SCRIPTS[stage]}.py") - {"stages/__init__.py"}
+    missing = used - code_deps(stage)
+    assert not missing, f"{stage} imports {sorted(missing)}, which dvc.yaml does not list"
+    assert not (code_deps(stage) - used), f"{stage} lists modules it does not import"
+
+
+@pytest.mark.parametrize("model", registry.names())
+@pytest.mark.parametrize("stage", ["train", "generate", "evaluate"])
+def test_per_model_stages_depend_on_their_model_and_its_imports(stage, model):
+    deps = code_deps(stage, model)
+    used = closure(f"stages/{SCRIPTS[stage]}.py", f"genlab/models/{model}.py") - {"stages/__init__.py"}
+    missing = used - deps
+    assert not missing, f"{stage}@{model} imports {sorted(missing)}, which dvc.yaml does not list"
+
+
+def test_the_shared_model_blocks_are_what_models_import():
+    """The blocks every per-model stage lists (beside its own model) are exactly what some model uses."""
+    shared = set.intersection(*(code_deps(s) for s in ("train", "generate", "evaluate")))
+    stage_only = set.union(*(closure(f"stages/{SCRIPTS[s]}.py") for s in ("train", "generate", "evaluate")))
+    by_models = set.union(*(closure(f"genlab/models/{m}.py") for m in registry.names()))
+    listed_for_models = shared - stage_only - {"genlab/models/.py"}
+    assert listed_for_models <= by_models, sorted(listed_for_models - by_models)
+
+
+def test_no_stage_depends_on_the_whole_library_or_another_model():
+    for stage, spec in DVC.items():
+        deps = set(spec["deps"])
+        assert not deps & {"genlab", "genlab/", "genlab/models", "stages"}, stage
+        models = {d for d in deps if d.startswith("genlab/models/")}
+        assert models <= {"genlab/models/base.py", "genlab/models/__init__.py", "genlab/models/${item.model}.py"}, stage
+
+
+def test_preprocess_and_summary_import_no_model():
+    for script in ("preprocess", "summary", "classifier"):
+        assert not any(f.startswith("genlab/models/") for f in closure(f"stages/{script}.py")), script
