@@ -2,7 +2,7 @@
 
 ``python -m genlab.docs params`` prints ``params.yaml`` (every key of every section, its
 default and its description as a comment); ``python -m genlab.docs table`` prints the
-README's params table. ``tests/test_docs.py`` checks that the committed files hold exactly
+README's params table and ``python -m genlab.docs metrics`` its metrics table. ``tests/test_docs.py`` checks that the committed files hold exactly
 what these print.
 """
 
@@ -76,11 +76,56 @@ def params_table() -> str:
     return "\n".join(rows) + "\n"
 
 
+# Every key a metrics file can hold: (where it appears, what it means). The README's metrics
+# table is generated from this; tests/test_docs.py checks every committed metrics file against it.
+METRICS = {
+    "nll": ("likelihood", "negative log-likelihood of the test split, nats per example: exact for the baselines; for the VAE the importance-weighted bound (Burda et al. 2015) with k = `iw_samples`, log-weights in float64 reduced with logsumexp"),
+    "nll_stderr": ("likelihood", "standard error of `nll` over the test examples"),
+    "bits_per_dim": ("likelihood", "`nll` / (D ln 2), D values per example; discrete data only"),
+    "n_test": ("likelihood", "test examples scored"),
+    "neg_elbo": ("likelihood", "VAE: the negative ELBO (the k = 1 bound), nats per example; always >= `nll`"),
+    "recon": ("likelihood", "VAE: the reconstruction term -E_q[log p(x|z)] (averaged over the k draws)"),
+    "kl": ("likelihood", "VAE: KL(q(z|x) || p(z)), analytic under N(0, I), a k-draw mean under the learnt prior; `neg_elbo = recon + kl`"),
+    "iw_samples": ("likelihood", "VAE: the k used for `nll`"),
+    "fid": ("images", "Fréchet distance between Gaussians fitted to the classifier features of the samples and of the test split (torchmetrics, our features)"),
+    "kid": ("images", "kernel inception distance (unbiased MMD², cubic polynomial kernel); can be slightly negative when the sets match"),
+    "precision": ("images", "Kynkäänniemi et al. 2019, k = `k_precision`: share of samples inside the test images' k-NN balls"),
+    "recall": ("images", "the same, the other way: share of test images inside the samples' k-NN balls"),
+    "density": ("images", "Naeem et al. 2020, k = `k_density`: mean count of real balls holding a sample, over k"),
+    "coverage": ("images", "Naeem et al. 2020: share of real balls holding at least one sample"),
+    "inception_score": ("images", "exp E KL(p(y|x) || p(y)) in the classifier's predictions (at most the number of classes)"),
+    "classes_covered": ("images", "classes predicted for at least one sample"),
+    "nn_distance_ratio": ("images", "pixel space: median distance from a sample to its nearest training image, over the same for test images (about 1 for new images, 0 for copies)"),
+    "exact_copy_rate": ("images", "share of samples identical to a training image"),
+    "n_samples": ("images", "samples scored (the same for every row, `real` included)"),
+    "fid_<sampler>": ("images", "FID of each of a model's samplers against the test split (VAE: `fid_prior`, `fid_gmm`)"),
+    "val_fid_<sampler>": ("images", "the same against the validation split: what a default sampler is chosen by"),
+    "ks_statistic": ("continuous", "two-sample Kolmogorov–Smirnov statistic of generated against test values (mean over columns)"),
+    "ks_pvalue": ("continuous", "its p-value (the smallest over columns)"),
+    "wasserstein": ("continuous", "Wasserstein-1 distance of generated to test values (mean over columns)"),
+    "generated_mean": ("continuous", "mean of the generated values (mean over columns)"),
+    "generated_std": ("continuous", "standard deviation of the generated values (mean over columns)"),
+    "test_mean": ("continuous", "the same for the test values"),
+    "test_std": ("continuous", "the same for the test values"),
+    "train_mean": ("continuous", "the same for the training values"),
+    "train_std": ("continuous", "the same for the training values: `generated_std` should be close to it"),
+    "n_generated": ("continuous", "generated values scored"),
+    "ks_pvalue_true": ("continuous", "`normal` source: one-sample KS test of the generated values against N(`data.mean`, `data.std`)"),
+    "note": ("any", "why some metrics are missing (no labels, continuous values)"),
+}
+
+
+def metrics_table() -> str:
+    rows = ["| key | where | meaning |", "|---|---|---|"]
+    rows += [f"| `{key}` | {where} | {meaning} |" for key, (where, meaning) in METRICS.items()]
+    return "\n".join(rows) + "\n"
+
+
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("what", choices=["params", "table"], help="params.yaml, or the README's params table")
+    parser.add_argument("what", choices=["params", "table", "metrics"], help="params.yaml, or a README table")
     args = parser.parse_args(argv)
-    sys.stdout.write(params_yaml() if args.what == "params" else params_table())
+    sys.stdout.write({"params": params_yaml, "table": params_table, "metrics": metrics_table}[args.what]())
 
 
 if __name__ == "__main__":

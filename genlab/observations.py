@@ -156,7 +156,7 @@ class DiscretizedLogistic(Observation):
     """The discretised logistic mixture of Salimans et al. 2017 (PixelCNN++), one per value.
 
     K = 3M for M components: mixture logits out[..., :M], means mu out[..., M:2M] and log-scales
-    out[..., 2M:] (clamped below at -7). Level x sits at the centre c = 2x / (L-1) - 1 of a bin of
+    out[..., 2M:] (clamped to [-7, 20]: below as PixelCNN++ does, above so that 1/s stays > 0). Level x sits at the centre c = 2x / (L-1) - 1 of a bin of
     half-width h = 1 / (L-1) in [-1, 1]; the first bin extends to -inf and the last to +inf, so
     the L probabilities sum to one exactly. With a = (c + h - mu) / s and b = (c - h - mu) / s,
         P(x) = sigma(a) - sigma(b) = sigma(a) sigma(-b) (1 - e^(b-a)),
@@ -175,7 +175,7 @@ class DiscretizedLogistic(Observation):
     def _parts(self, out):
         """mixture logits, means, inverse scales 1/s: each (..., D, M)."""
         logits, mu, log_s = out.unflatten(-1, (3, self.components)).unbind(-2)
-        return logits, mu, log_s.clamp_min(-7).neg().exp()
+        return logits, mu, log_s.clamp(-7, 20).neg().exp()  # above 20 (s > 5e8): every bin alike anyway
 
     def log_prob(self, out, x):
         """sum_d logsumexp_m(logits_m + log P_m(x_d)) - logsumexp_m(logits_m), where

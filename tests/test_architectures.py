@@ -34,7 +34,7 @@ def test_vae_of_every_architecture_on_every_shape(arch, shape, levels):
     assert loss.shape == () and torch.isfinite(loss)
     loss.backward()
     per_pixel = model.obs.per_value  # 1 Bernoulli logit, L logits, or 3 per logistic component
-    assert per_pixel == {2: 1, 4: 4, 17: 17, 256: 15}[levels]
+    assert per_pixel == {2: 1, 4: 4, 17: 17, 256: 3}[levels]
     assert model.decode(torch.randn(5, 2, 3)).shape == (5, 2, math.prod(shape), per_pixel)
     s = model.sample(2, torch.Generator().manual_seed(0))
     assert s.shape == (2, *shape) and s.dtype == torch.uint8
@@ -104,3 +104,22 @@ def test_gan_logs_a_fixed_noise_grid_at_every_validation(tmp_path):
     images = sorted(p.name for p in (tmp_path / "live" / "plots" / "images" / "samples").iterdir())
     assert images == ["epoch_0002.png", "epoch_0004.png"]
     assert first.tobytes() != model.snapshot().tobytes()  # the same noise, a trained generator
+
+
+def test_spectral_norm_linear_is_torchs_spectral_norm_with_the_division_moved():
+    from torch import nn
+
+    from genlab.nets import SpectralNormLinear
+
+    torch.manual_seed(0)
+    layer = nn.Linear(30, 7)
+    ours = SpectralNormLinear(layer)
+    x = torch.randn(5, 30)
+    sigma = torch.linalg.matrix_norm(layer.weight.detach(), ord=2)
+    for _ in range(200):  # one power iteration per training forward
+        y = ours(x)
+    y.sum().backward()
+    assert ours.weight.grad is not None and torch.isfinite(ours.weight.grad).all()
+    ours.eval()  # no more iterations: the estimate of sigma has converged
+    with torch.no_grad():
+        assert torch.allclose(ours(x), layer(x) / sigma + layer.bias * (1 - 1 / sigma), atol=1e-4)

@@ -5,6 +5,7 @@ import pytest
 import torch
 
 from genlab.data import load_prepared, prepare
+from genlab.errors import GenlabError
 from genlab.models.independent import Independent
 from genlab.models.markov import Markov
 from genlab.models.mixture import Mixture
@@ -88,3 +89,10 @@ def test_mixture_em_is_seeded(digits):
     a.fit(digits.train.x, None)
     b.fit(digits.train.x, None)
     assert torch.equal(a.log_probs, b.log_probs)
+
+
+def test_markov_refuses_a_table_too_large_in_one_line():
+    # 784 pixels x 257^2 (left, up) states x 256 levels
+    with pytest.raises(GenlabError, match=r"^markov.context: 'left_up' at 256 levels needs a table of 13,256,298,496 "):
+        Markov(Markov.Params(context="left_up"), (1, 28, 28), 256)
+    assert Markov(Markov.Params(), (1, 28, 28), 256).n_states == 257  # 'previous' fits (52 M entries)

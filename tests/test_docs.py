@@ -42,3 +42,14 @@ def test_every_field_is_described():
 def test_generated_values_read_back_as_the_same_types():
     assert docs._value(1e-6) == "0.000001" and yaml.safe_load(docs._value(1e-6)) == 1e-6  # not the string '1e-06'
     assert docs._value(0.0) == "0.0" and docs._value([256, 256]) == "[256, 256]" and docs._value(None) == "null"
+
+
+def test_readme_metrics_table_is_generated_and_covers_every_committed_metric():
+    import json
+    import re
+
+    assert docs.metrics_table() in (ROOT / "README.md").read_text(), "run: python -m genlab.docs metrics"
+    patterns = [re.compile("^" + re.escape(k).replace(re.escape("<sampler>"), r"\w+") + "$") for k in docs.METRICS]
+    for path in [*(ROOT / "metrics" / "models").glob("*.json"), ROOT / "metrics" / "real.json"]:
+        for key in json.loads(path.read_text()):
+            assert any(p.match(key) for p in patterns), f"{path.name}: {key} is not documented in genlab.docs.METRICS"

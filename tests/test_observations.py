@@ -248,3 +248,9 @@ def test_choose():
     assert isinstance(choose(17, 5, "discretized_logistic", 2), DiscretizedLogistic)
     with pytest.raises(ValueError):
         choose(17, 5, "nonsense", 2)
+
+
+def test_log_scales_are_clamped_above_so_the_end_bins_stay_finite():
+    obs = DiscretizedLogistic(256, 1)
+    lp = obs.log_prob(torch.tensor([[[0.0, 0.0, 200.0]]]).expand(3, 1, 3), torch.tensor([[0], [128], [255]]))
+    assert torch.isfinite(lp).all()

@@ -163,3 +163,15 @@ def test_mixture_prior_is_learnt_and_sampled():
     z = model.sample_latent(200, torch.Generator().manual_seed(0), "prior")
     assert torch.cdist(z, before).min(1).values.max() < 1e-6
     assert model.sample(5, torch.Generator().manual_seed(0), "prior").shape == (5, 1, 2, 2)
+
+
+def test_gaussian_decoder_starts_at_the_data_spread():
+    # p(x|z) starts at std 1 on the standardised scale (the data's own), not softplus(0) = 0.69
+    model = VAE(VAE.Params(latent_dim=1, hidden=[8]), (3,), 0)
+    with torch.no_grad():
+        for layer in model.decoder.net:  # weights to zero: the output is the bias alone
+            if hasattr(layer, "weight"):
+                layer.weight.zero_()
+        out = model.decode(torch.randn(5, 1))
+    assert torch.allclose(out[..., 0], torch.zeros(5, 3))
+    assert torch.allclose(torch.nn.functional.softplus(out[..., 1]) + 1e-4, torch.ones(5, 3), atol=1e-6)

@@ -26,9 +26,9 @@ from genlab.metrics import fid
 from genlab import noise
 from genlab.images import image_grid
 from genlab.models.base import GenerativeModel
-from genlab.nets import decoder, encoder
+from genlab.nets import decoder, encoder, spectral_norm
 from genlab.schema import GradientParams
-from genlab.train import check_finite
+from genlab.train import check_finite, make_adam
 
 
 def d_loss(real_logits: torch.Tensor, fake_logits: torch.Tensor, kind: str) -> torch.Tensor:
@@ -82,7 +82,7 @@ class GAN(GenerativeModel):
     def __init__(self, params: "GAN.Params", shape, n_levels):
         super().__init__(params, shape, n_levels)
         p = params
-        wrap = nn.utils.parametrizations.spectral_norm if p.spectral_norm else (lambda m: m)
+        wrap = spectral_norm if p.spectral_norm else (lambda m: m)
         self.generator = Generator(p, self.shape)
         self.discriminator = encoder(p.arch, self.shape, 1, list(p.hidden), p.conv_width, lambda: nn.LeakyReLU(0.2), wrap)
         self.ema_generator = copy.deepcopy(self.generator).requires_grad_(False)
@@ -95,12 +95,9 @@ class GAN(GenerativeModel):
 
     # -- training ---------------------------------------------------------------
     def make_optimizers(self) -> list[torch.optim.Optimizer]:
-        p = self.params
-        betas = (p.beta1, p.beta2)
-        return [
-            torch.optim.Adam(self.discriminator.parameters(), lr=p.lr, betas=betas, weight_decay=p.weight_decay),
-            torch.optim.Adam(self.generator.parameters(), lr=p.lr, betas=betas, weight_decay=p.weight_decay),
-        ]
+        betas = (self.params.beta1, self.params.beta2)
+        return [make_adam(self.discriminator.parameters(), self.params, betas),
+                make_adam(self.generator.parameters(), self.params, betas)]
 
     def begin_fit(self, train: torch.Tensor | None) -> None:
         """The training noise (latent draws, dequantisation) comes from one seeded generator on the
@@ -114,7 +111,8 @@ class GAN(GenerativeModel):
         z = torch.randn(len(x), self.params.latent_dim, generator=self.noise, device=x.device)
         fake = self.generator(z)
         real = noise.dequantise_levels(x, self.n_levels, self.noise)
-        loss_d = check_finite(d_loss(self.discriminator(real), self.discriminator(fake.detach()), kind), "discriminator loss")
+        real_logits, fake_logits = self.discriminator(torch.cat([real, fake.detach()])).split(len(x))  # one pass
+        loss_d = check_finite(d_loss(real_logits, fake_logits, kind), "discriminator loss")
         opt_d.zero_grad(set_to_none=True)
         loss_d.backward()
         opt_d.step()
@@ -127,9 +125,7 @@ class GAN(GenerativeModel):
 
     @torch.no_grad()
     def _update_ema(self) -> None:
-        decay = self.params.ema
-        for e, g in zip(self.ema_generator.parameters(), self.generator.parameters()):
-            e.lerp_(g, 1 - decay)
+        torch._foreach_lerp_(list(self.ema_generator.parameters()), list(self.generator.parameters()), 1 - self.params.ema)
 
     @torch.no_grad()
     def validation_score(self, val: tuple, epoch: int) -> float | None:

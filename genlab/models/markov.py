@@ -14,6 +14,7 @@ from typing import Literal
 import torch
 from pydantic import Field
 
+from genlab.errors import GenlabError
 from genlab.models.base import GenerativeModel
 from genlab.discrete import draw, smoothed_log_probs
 from genlab.schema import Section
@@ -22,6 +23,7 @@ from genlab.schema import Section
 class Markov(GenerativeModel):
     modalities = ("images",)
     trains_by_gradient = False
+    MAX_ENTRIES = 2**28  # 2 GiB of float64: 8-bit 28x28 images with `previous` need 52 M
 
     class Params(Section):
         context: Literal["previous", "left_up"] = Field(
@@ -33,6 +35,12 @@ class Markov(GenerativeModel):
         super().__init__(params, shape, n_levels)
         L = self.n_levels
         self.n_states = L + 1 if params.context == "previous" else (L + 1) ** 2
+        entries = self.dim * self.n_states * L
+        if entries > self.MAX_ENTRIES:
+            raise GenlabError(
+                f"markov.context: {params.context!r} at {L} levels needs a table of {entries:,} probabilities "
+                f"({entries * 8 / 2**30:.0f} GiB); use 'previous' or fewer levels"
+            )
         self.register_buffer("log_probs", torch.zeros(self.dim, self.n_states, L, dtype=torch.float64))
 
     def states(self, x: torch.Tensor) -> torch.Tensor:

@@ -57,7 +57,7 @@ class VAE(GenerativeModel):
             "`categorical` or `discretized_logistic`",
         )
         logistic_components: int = Field(
-            5, ge=1, description="mixture components per pixel of the discretised logistic likelihood"
+            1, ge=1, description="mixture components per pixel of the discretised logistic likelihood"
         )
         prior: Literal["normal", "mog"] = Field(
             "normal", description="p(z): `normal` (N(0, I)) or `mog` (a learnt mixture of diagonal Gaussians)"
