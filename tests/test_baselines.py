@@ -96,3 +96,16 @@ def test_markov_refuses_a_table_too_large_in_one_line():
     with pytest.raises(GenlabError, match=r"^markov.context: 'left_up' at 256 levels needs a table of 13,256,298,496 "):
         Markov(Markov.Params(context="left_up"), (1, 28, 28), 256)
     assert Markov(Markov.Params(), (1, 28, 28), 256).n_states == 257  # 'previous' fits (52 M entries)
+
+
+def test_mixture_binary_shortcut_equals_the_general_gather():
+    torch.manual_seed(0)
+    m = Mixture(Mixture.Params(n_components=3), (1, 4, 5), 2)
+    m.log_probs.copy_(torch.log_softmax(torch.randn(3, 20, 2, dtype=torch.float64), -1))
+    x = torch.randint(0, 2, (50, 1, 4, 5), dtype=torch.uint8)
+    resp = torch.softmax(torch.randn(50, 3, dtype=torch.float64), -1)
+    general = Mixture(Mixture.Params(n_components=3), (1, 4, 5), 3)  # the gather path, level 2 unused
+    general.log_probs.copy_(torch.cat([m.log_probs, torch.full((3, 20, 1), -1e9, dtype=torch.float64)], -1))
+    general.log_weights.copy_(m.log_weights)
+    assert torch.allclose(m._joint(x), general._joint(x), atol=1e-9)
+    assert torch.allclose(m._counts(x.flatten(1), resp), general._counts(x.flatten(1), resp)[..., :2], atol=1e-9)

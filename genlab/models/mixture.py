@@ -39,6 +39,9 @@ class Mixture(GenerativeModel):
     def _joint(self, x: torch.Tensor) -> torch.Tensor:
         """log pi_k + log p(x | k), (N, K), for levels x (N, D): a gather per pixel, no one-hot."""
         K, D = self.params.n_components, self.dim
+        if self.n_levels == 2:  # binary pixels: sum_d lp0 + x_d (lp1 - lp0), one matrix product
+            lp0, lp1 = self.log_probs.unbind(-1)
+            return x.flatten(1).double() @ (lp1 - lp0).T + lp0.sum(1) + self.log_weights
         parts = []
         for chunk in x.flatten(1).long().split(self.CHUNK):
             index = chunk.T.unsqueeze(0).expand(K, D, len(chunk))  # (K, D, n)
@@ -48,6 +51,9 @@ class Mixture(GenerativeModel):
     def _counts(self, x: torch.Tensor, resp: torch.Tensor) -> torch.Tensor:
         """Expected counts sum_n resp[n, k] [x_nd = l], (K, D, L)."""
         K, D, L = self.params.n_components, self.dim, self.n_levels
+        if L == 2:  # binary pixels: the counts of ones are one matrix product, of zeros the rest
+            ones = resp.T @ x.flatten(1).double()  # (K, D)
+            return torch.stack([resp.sum(0)[:, None] - ones, ones], -1)
         counts = torch.zeros(K, D * L, dtype=torch.float64, device=x.device)
         cells = torch.arange(D, device=x.device) * L
         for chunk, r in zip(x.flatten(1).long().split(self.CHUNK), resp.split(self.CHUNK)):
