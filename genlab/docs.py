@@ -19,7 +19,8 @@ from genlab.params import DEFAULT_MODELS, CoreParams, schema
 
 HEADER = """\
 # genlab pipeline params, generated from the schema by `python -m genlab.docs params`
-# (edit values freely; tests/test_docs.py checks that the committed file keeps the defaults).
+# (change values with `dvc exp run -S key=value`; tests/test_docs.py checks that the committed
+# file is exactly the generated one, so the defaults are stated once, in the schema).
 # Each section is read by the stages named beside it, and each stage depends on its whole
 # sections, so `dvc exp run -S vae.lr=1e-4` reruns only the VAE's stages. Every key is
 # documented in README.md.

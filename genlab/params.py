@@ -150,7 +150,8 @@ def _describe(err: dict) -> str:
     msg = err["msg"]
     if msg.startswith("Value error, "):
         msg = msg[len("Value error, "):]
-    return f"{key}: {msg} (got {err['input']!r})"
+    got = "" if "(got " in msg else f" (got {err['input']!r})"  # our own validators say what they got
+    return f"{key}: {msg}{got}"
 
 
 def parse_params(raw: object, source: str = PARAMS_FILE, models: Iterable[str] | str = ()) -> CoreParams:
@@ -164,6 +165,7 @@ def parse_params(raw: object, source: str = PARAMS_FILE, models: Iterable[str] |
         raise ParamsError(f"{source}: expected a mapping of sections, got {type(raw).__name__}")
     known = registry.names()
     wanted = tuple(known if models == "all" else models)
+    raw = {k: ({} if v is None and k not in ("device", "models") else v) for k, v in raw.items()}  # `vae:` left empty
     for key in raw:
         if key not in CoreParams.model_fields and key not in known:
             raise ParamsError(f"{source}: {key}: unknown key (neither a shared section nor a model in genlab/models)")

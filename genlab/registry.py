@@ -5,7 +5,7 @@ subclass, or a tuple of them when the model has one implementation per kind of d
 article's Markov chain is one concept over pixels, characters or chords). Each class says
 which modalities it models (``modalities``) and carries the model's params section
 (``Params``, the same for every implementation). Nothing else lists models: the params
-schema, the stages, the summary and the tests all ask this module, which imports a model's
+schema, the stages, the summary and the docs all ask this module, which imports a model's
 module only when that model is used. Models never import this module.
 """
 
@@ -42,8 +42,10 @@ def implementations(name: str) -> dict[str, type]:
     module = importlib.import_module(f"{PACKAGE}.{name}")
     declared = getattr(module, "MODEL", None)
     classes = declared if isinstance(declared, tuple) else (declared,)
-    if declared is None or not all(isinstance(c, type) and c.modalities for c in classes):
-        raise GenlabError(f"{module.__file__}: defines no MODEL (a GenerativeModel class, or a tuple of them)")
+    if declared is None or not all(isinstance(c, type) and getattr(c, "Params", None) for c in classes):
+        raise GenlabError(f"{module.__file__}: defines no MODEL (a GenerativeModel class with Params, or a tuple of them)")
+    if not all(c.modalities for c in classes):
+        raise GenlabError(f"{module.__file__}: MODEL declares no modalities (the kinds of data it models)")
     return {modality: cls for cls in classes for modality in cls.modalities}
 
 

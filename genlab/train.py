@@ -1,6 +1,7 @@
 """The one training loop for every model that trains by gradient steps.
 
-The model supplies ``loss`` (mean per example, nats); the loop does the rest:
+The model supplies ``loss`` (mean per example, nats), or its own optimizers and step
+through the ``Trainable`` hooks below; the loop does the rest:
 seeded in-memory batching of uint8 tensors, Adam, the validation loss every
 epoch, early stopping with patience, the best weights kept, curves logged to
 DVCLive, a progress bar, and a clean stop if the loss stops being finite.
@@ -99,8 +100,9 @@ class Trainable(torch.nn.Module):
         """Lower is better; None on epochs it is not measured. Default: the mean ``loss``, with the
         same seeded draws every epoch (a stochastic loss such as a VAE's bound would otherwise add
         its own noise to the choice of the best epoch)."""
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(self.params.seed)
+        device = next(self.parameters()).device
+        with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):  # the training
+            torch.manual_seed(self.params.seed)  # stream (CPU and CUDA) goes on unchanged afterwards
             return mean_loss(self, val, 4 * self.params.batch_size)
 
     def snapshot(self):

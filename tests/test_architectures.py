@@ -123,3 +123,14 @@ def test_spectral_norm_linear_is_torchs_spectral_norm_with_the_division_moved():
     ours.eval()  # no more iterations: the estimate of sigma has converged
     with torch.no_grad():
         assert torch.allclose(ours(x), layer(x) / sigma + layer.bias * (1 - 1 / sigma), atol=1e-4)
+
+
+def test_spectral_norm_linear_allows_two_forwards_before_one_backward():
+    from torch import nn
+
+    from genlab.nets import SpectralNormLinear
+
+    layer = SpectralNormLinear(nn.Linear(6, 4))
+    x = torch.randn(3, 6)
+    (layer(x).sum() + layer(x).sum()).backward()  # a gradient penalty or separate real/fake passes
+    assert torch.isfinite(layer.weight.grad).all()

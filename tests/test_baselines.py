@@ -109,3 +109,11 @@ def test_mixture_binary_shortcut_equals_the_general_gather():
     general.log_weights.copy_(m.log_weights)
     assert torch.allclose(m._joint(x), general._joint(x), atol=1e-9)
     assert torch.allclose(m._counts(x.flatten(1), resp), general._counts(x.flatten(1), resp)[..., :2], atol=1e-9)
+
+
+def test_independent_counts_are_per_pixel_and_level():
+    x = torch.tensor([[[[0, 2]]], [[[0, 1]]], [[[1, 1]]]], dtype=torch.uint8)  # pixel 0: 0,0,1; pixel 1: 2,1,1
+    m = Independent(Independent.Params(smoothing=1.0), (1, 1, 2), 3)
+    m.fit(x, None)
+    want = torch.tensor([[3.0, 2.0, 1.0], [1.0, 3.0, 2.0]]) / 6  # (counts + 1) / (3 + 3)
+    assert torch.allclose(m.log_probs.exp(), want.double())

@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from conftest import ROOT
-from test_sources import idx_folder, write_idx
+from test_sources import write_idx
 from stages import classifier, evaluate, generate, preprocess, train
 
 pytestmark = pytest.mark.slow

@@ -7,7 +7,6 @@ likelihood is on the same discrete scale as every other model.
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 from pydantic import Field
 
 from genlab.models.base import GenerativeModel
@@ -27,7 +26,9 @@ class Independent(GenerativeModel):
         self.register_buffer("log_probs", torch.zeros(self.dim, self.n_levels, dtype=torch.float64))
 
     def fit(self, train: torch.Tensor, val: torch.Tensor) -> dict:
-        counts = F.one_hot(train.flatten(1).long(), self.n_levels).sum(0)
+        L = self.n_levels
+        cells = torch.arange(self.dim) * L + train.flatten(1).long()  # (N, D): pixel d at level x
+        counts = torch.bincount(cells.flatten(), minlength=self.dim * L).reshape(self.dim, L)
         self.log_probs.copy_(smoothed_log_probs(counts, self.params.smoothing))
         return {}
 

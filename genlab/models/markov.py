@@ -39,7 +39,7 @@ class Markov(GenerativeModel):
         if entries > self.MAX_ENTRIES:
             raise GenlabError(
                 f"markov.context: {params.context!r} at {L} levels needs a table of {entries:,} probabilities "
-                f"({entries * 8 / 2**30:.0f} GiB); use 'previous' or fewer levels"
+                f"({entries * 8 / 2**30:.0f} GiB); use " + ("'previous' or " if params.context != "previous" else "") + "fewer levels"
             )
         self.register_buffer("log_probs", torch.zeros(self.dim, self.n_states, L, dtype=torch.float64))
 
