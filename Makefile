@@ -6,7 +6,7 @@ BIN    := $(CURDIR)/$(VENV)/bin
 STAMP  := $(VENV)/.installed
 RUN    := PATH="$(BIN):$$PATH"
 
-.PHONY: install repro test test-fast bench bench-mnist bench-8bit clean-venv
+.PHONY: install repro test test-fast bench bench-mnist bench-8bit bench-text clean-venv
 
 install: $(STAMP)
 
@@ -33,6 +33,9 @@ bench-mnist: install
 
 bench-8bit: install
 	$(RUN) python -m bench.images8
+
+bench-text: install
+	$(RUN) python -m bench.text
 
 clean-venv:
 	rm -rf $(VENV)

@@ -1,5 +1,7 @@
 """Data sets: the seeded stratified split, binarisation (``genlab.noise``), and the prepared arrays.
 
+Text has its own reader and contiguous split (``genlab.text``): one 1-D array of codes per split.
+
 Prepared data is one folder with ``train.npz``, ``val.npz`` and ``test.npz`` (``x``: uint8
 images (N, C, H, W) or float64 values (N, F); ``y``: int64 labels when there are labels;
 with dynamic binarisation ``train.npz`` also holds ``x_grey``, the grey images the training
@@ -18,7 +20,7 @@ import numpy as np
 import torch
 from sklearn.model_selection import train_test_split
 
-from genlab import noise, sources
+from genlab import noise, sources, text
 from genlab.errors import GenlabError
 from genlab.io import atomic_dir, write_json, write_npz
 from genlab.params import DataParams
@@ -53,6 +55,8 @@ def split_indices(n: int, y: np.ndarray | None, params: DataParams) -> dict[str,
 
 def prepare(params: DataParams, out_dir: str | Path) -> dict:
     """Load the source, split it, binarise if asked, and write the prepared folder; return its metadata."""
+    if params.source == "text":  # one long sequence: a contiguous split (genlab.text)
+        return text.prepare_text(params, out_dir)
     raw = sources.load(params)
     if raw.continuous and params.binarize != "none":
         raise GenlabError(f"data.binarize: {params.binarize!r} is for images; the {raw.name} data is continuous")
@@ -103,7 +107,7 @@ def prepare(params: DataParams, out_dir: str | Path) -> dict:
 
 @dataclass
 class Split:
-    x: torch.Tensor  # uint8 (N, C, H, W) images, or float64 (N, F) values
+    x: torch.Tensor  # uint8 (N, C, H, W) images, float64 (N, F) values, or (T,) codes of a text
     y: torch.Tensor | None
     x_grey: torch.Tensor | None = None  # dynamic binarisation: the grey training images
     x_int: torch.Tensor | None = None  # dequantisation: the integer training values
@@ -127,6 +131,11 @@ class Prepared:
     @property
     def continuous(self) -> bool:
         return self.meta.get("kind") == "continuous"
+
+    @property
+    def sequence(self) -> bool:
+        """One long sequence of codes per split (text), not a set of examples."""
+        return self.meta.get("kind") == "text"
 
 
 def _read_split(path: Path) -> Split:

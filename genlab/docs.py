@@ -9,9 +9,11 @@ what these print.
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 
 import numpy as np
+import yaml
 from pydantic import BaseModel
 
 from genlab import registry
@@ -37,6 +39,8 @@ def _value(v) -> str:
         return np.format_float_positional(v, trim="0")
     if isinstance(v, (list, tuple)):
         return "[" + ", ".join(_value(x) for x in v) + "]"
+    if isinstance(v, str) and (not v or yaml.safe_load(v) != v):
+        return json.dumps(v)  # "" would read back as null
     return str(v)
 
 
@@ -80,10 +84,10 @@ def params_table() -> str:
 # Every key a metrics file can hold: (where it appears, what it means). The README's metrics
 # table is generated from this; tests/test_docs.py checks every committed metrics file against it.
 METRICS = {
-    "nll": ("likelihood", "negative log-likelihood of the test split, nats per example: exact for the baselines; for the VAE the importance-weighted bound (Burda et al. 2015) with k = `iw_samples`, log-weights in float64 reduced with logsumexp"),
+    "nll": ("likelihood", "negative log-likelihood of the test split, nats per example (text: per character): exact for the baselines; for the VAE the importance-weighted bound (Burda et al. 2015) with k = `iw_samples`, log-weights in float64 reduced with logsumexp"),
     "nll_stderr": ("likelihood", "standard error of `nll` over the test examples"),
     "bits_per_dim": ("likelihood", "`nll` / (D ln 2), D values per example; discrete data only"),
-    "n_test": ("likelihood", "test examples scored"),
+    "n_test": ("likelihood", "test examples scored (text: test characters)"),
     "neg_elbo": ("likelihood", "VAE: the negative ELBO (the k = 1 bound), nats per example; always >= `nll`"),
     "recon": ("likelihood", "VAE: the reconstruction term -E_q[log p(x|z)] (averaged over the k draws)"),
     "kl": ("likelihood", "VAE: KL(q(z|x) || p(z)), analytic under N(0, I), a k-draw mean under the learnt prior; `neg_elbo = recon + kl`"),
@@ -98,7 +102,7 @@ METRICS = {
     "classes_covered": ("images", "classes predicted for at least one sample"),
     "nn_distance_ratio": ("images", "pixel space: median distance from a sample to its nearest training image, over the same for test images (about 1 for new images, 0 for copies)"),
     "exact_copy_rate": ("images", "share of samples identical to a training image"),
-    "n_samples": ("images", "samples scored (the same for every row, `real` included)"),
+    "n_samples": ("images, text", "samples scored (the same for every row, `real` included; text: test windows for `real`)"),
     "fid_<sampler>": ("images", "FID of each of a model's samplers against the test split (VAE: `fid_prior`, `fid_gmm`)"),
     "val_fid_<sampler>": ("images", "the same against the validation split: what a default sampler is chosen by"),
     "ks_statistic": ("continuous", "two-sample Kolmogorov–Smirnov statistic of generated against test values (mean over columns)"),
@@ -112,7 +116,17 @@ METRICS = {
     "train_std": ("continuous", "the same for the training values: `generated_std` should be close to it"),
     "n_generated": ("continuous", "generated values scored"),
     "ks_pvalue_true": ("continuous", "`normal` source: one-sample KS test of the generated values against N(`data.mean`, `data.std`)"),
-    "note": ("any", "why some metrics are missing (no labels, continuous values)"),
+    "bits_per_char": ("text", "`nll` / ln 2: bits per character (text's `nll` is nats per character over the whole test text, each character scored once with the text before it as history)"),
+    "perplexity": ("text", "exp(`nll`): the effective number of equally likely next characters"),
+    "oov_rate": ("text", "share of test characters outside the training text's vocabulary (scored as the unknown symbol)"),
+    "sample_length": ("text", "characters per sample (`generate.length`); the real row's test windows have the same length"),
+    "novelty_char8": ("text", "share of the samples' character 8-grams (every position) that never occur in the training text; read against the real row: far below it, copying; far above, gibberish"),
+    "novelty_char16": ("text", "the same for character 16-grams"),
+    "novelty_word3": ("text", "the same for word trigrams (whitespace-separated words, case and punctuation kept)"),
+    "longest_copy": ("text", "mean over samples of the longest substring found verbatim in the training text, in characters"),
+    "distinct_2": ("text", "distinct word bigrams over all word bigrams (Li et al. 2016), pooled over `distinct_2_samples` samples, or as many non-overlapping test windows for the real row: the same length of text"),
+    "distinct_2_samples": ("text", "samples (real row: non-overlapping test windows) `distinct_2` pools: as many as fit in the test text, at most `n_samples`"),
+    "note": ("any", "why some metrics are missing (no labels, continuous values, text)"),
 }
 
 

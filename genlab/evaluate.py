@@ -11,7 +11,9 @@ from genlab import metrics as M
 from genlab.classifier import Classifier
 from genlab.data import Prepared
 from genlab.errors import GenlabError
-from genlab.models.base import GenerativeModel
+from genlab.models.base import GenerativeModel, SequenceModel, sequence_summary
+from genlab.text import Vocab
+from genlab.textmetrics import distinct, text_sample_metrics
 
 
 def n_scored(params, data: Prepared) -> int:
@@ -113,3 +115,61 @@ def evaluate_real(data: Prepared, classifier: Classifier | None, params) -> dict
     if data.continuous:
         return continuous_metrics(data.val.x, data)
     return sample_metrics(data.val.x, data, classifier, params)
+
+
+# -- text ------------------------------------------------------------------------------
+def distinct_pool(data: Prepared, n: int, length: int) -> int:
+    """How many samples distinct_2 pools: as many as non-overlapping test windows fit (at most n),
+    so a model's samples and the real row are compared over the same length of text."""
+    return max(1, min(n, len(data.test.x) // max(1, length)))
+
+
+def text_metrics(samples: torch.Tensor, data: Prepared, distinct_rows: torch.Tensor | None = None) -> dict:
+    """The sample metrics of text (novelty, longest copy) against the training text, and distinct_2
+    over ``distinct_rows`` (default: the first ``distinct_pool`` samples)."""
+    vocab = Vocab.of_meta(data.meta)
+    x = samples.long().numpy()
+    out = {"n_samples": int(x.shape[0]), "sample_length": int(x.shape[1])}
+    out.update(text_sample_metrics(x, data.train.x.long().numpy(), vocab.decode))
+    if distinct_rows is None:
+        distinct_rows = samples[: distinct_pool(data, len(samples), samples.shape[1])]
+    out["distinct_2"] = distinct([vocab.decode(row) for row in distinct_rows.long().numpy()], 2)
+    out["distinct_2_samples"] = len(distinct_rows)
+    return out
+
+
+def text_history(model: SequenceModel, data: Prepared) -> torch.Tensor:
+    """What precedes the test text: the end of the training and validation text, as long as the model looks back."""
+    h = model.history
+    before = torch.cat([data.train.x, data.val.x]).long()
+    return before[max(0, len(before) - h) :] if h else before[:0]
+
+
+@torch.no_grad()
+def evaluate_text_model(model: SequenceModel, data: Prepared, samples: torch.Tensor) -> dict:
+    """Exact nats per character over the whole test text (each scored once, the text before it as
+    history), and the sample metrics of the model's samples."""
+    logp = model.log_prob_stream(data.test.x.long().to(model.device), text_history(model, data).to(model.device))
+    metrics = sequence_summary(logp.cpu())
+    metrics["oov_rate"] = data.meta["oov_rate"]["test"]
+    metrics.update(text_metrics(samples, data))
+    return metrics
+
+
+def real_windows(test: torch.Tensor, n: int, length: int) -> torch.Tensor:
+    """``n`` windows of ``length`` symbols at evenly spaced places of the test text (overlapping
+    when the text is short; the whole text when it is shorter than ``length``)."""
+    length = min(length, len(test))
+    starts = torch.arange(n) * (len(test) - length) // max(n - 1, 1)  # integer arithmetic: exact at any size
+    return test[starts.unsqueeze(1) + torch.arange(length)]
+
+
+def evaluate_text_real(data: Prepared, n: int, length: int) -> dict:
+    """The real row of text: ``n`` held-out test windows of ``length`` scored as if they were samples;
+    distinct_2 over non-overlapping windows only (overlapping ones would repeat bigrams)."""
+    windows = real_windows(data.test.x, n, length)
+    m = distinct_pool(data, n, windows.shape[1])
+    apart = data.test.x[: m * windows.shape[1]].view(m, -1)
+    out = text_metrics(windows, data, distinct_rows=apart)
+    out["oov_rate"] = data.meta["oov_rate"]["test"]
+    return out

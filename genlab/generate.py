@@ -10,7 +10,8 @@ import torch
 from genlab.images import image_grid
 from genlab.io import atomic_file, write_npz
 from genlab.metrics import histogram
-from genlab.models.base import GenerativeModel
+from genlab.models.base import GenerativeModel, SequenceModel
+from genlab.text import Vocab
 
 
 def save_grid(images: torch.Tensor, n_levels: int, path: str | Path, nrow: int) -> None:
@@ -68,3 +69,33 @@ def generate_outputs(model: GenerativeModel, test: torch.Tensor, params, generat
         save_grid(strip.flatten(0, 1), model.n_levels, out / "interpolation.png", nrow=params.interpolation_steps)
         written.append("interpolation.png")
     return {"n_samples": len(samples), "files": written}
+
+
+def write_figures(model: GenerativeModel, meta: dict, out: Path) -> list[str]:
+    """The model's pictures of itself (``figures``), e.g. the Markov chain's transition matrix."""
+    written = []
+    for name, picture in model.figures(meta).items():
+        with atomic_file(out / name) as tmp:
+            picture.save(tmp, format="png")
+        written.append(name)
+    return written
+
+
+@torch.no_grad()
+def generate_text(model: SequenceModel, meta: dict, params, generator: torch.Generator, out: Path, chunk: int = 1000) -> dict:
+    """samples.npz (``x``: (n_samples, length) codes, the prompt excluded) and samples.txt, every
+    sample under a header line, prompt first; plus the model's figures."""
+    vocab = Vocab.of_meta(meta)
+    prompt = torch.from_numpy(vocab.encode(params.prompt))
+    n = params.n_samples
+    samples = torch.cat([
+        model.sample_stream(min(chunk, n - i), params.length, generator, params.temperature, prompt).cpu()
+        for i in range(0, n, chunk)
+    ])
+    write_npz(out / "samples.npz", x=samples.numpy().astype(vocab.dtype()))
+    shown = vocab.decode(prompt.numpy())
+    with atomic_file(out / "samples.txt") as tmp:
+        with open(tmp, "w", encoding="utf-8") as fh:
+            for i, s in enumerate(samples.numpy()):
+                fh.write(f"=== sample {i + 1} of {n} (temperature {params.temperature:g}) ===\n{shown}{vocab.decode(s)}\n\n")
+    return {"n_samples": n, "files": ["samples.npz", "samples.txt", *write_figures(model, meta, out)]}

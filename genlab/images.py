@@ -1,4 +1,4 @@
-"""Pictures of images: one grid, small images enlarged so a person can see them."""
+"""Pictures: a grid of images, small ones enlarged so a person can see them; a labelled heatmap."""
 
 from __future__ import annotations
 
@@ -17,3 +17,23 @@ def image_grid(images: torch.Tensor, n_levels: int, nrow: int = 8):
     if scale > 1:
         x = F.interpolate(x, scale_factor=scale, mode="nearest")
     return to_pil_image(make_grid(x.clamp(0, 1), nrow=nrow, padding=2, pad_value=0.5))
+
+
+def heatmap(matrix, labels: list[str], title: str, cell: int = 10):
+    """A PIL picture of a square matrix of probabilities (rows: from, columns: to), darker = more
+    probable on a square-root scale so small probabilities still show, rows and columns labelled."""
+    from PIL import Image, ImageDraw
+
+    m = torch.as_tensor(matrix, dtype=torch.float64).clamp(0, 1)
+    n = m.shape[0]
+    margin, top = 3 * 7, 2 * 12
+    grey = (255 * (1 - m.sqrt() / max(m.sqrt().max().item(), 1e-12))).round().to(torch.uint8)
+    cells = grey.repeat_interleave(cell, 0).repeat_interleave(cell, 1).numpy()
+    picture = Image.new("L", (margin + n * cell + 2, top + margin + n * cell + 2), 255)
+    picture.paste(Image.fromarray(cells), (margin, top + margin))
+    draw = ImageDraw.Draw(picture)
+    draw.text((2, 2), title, fill=0)
+    for i, label in enumerate(labels):
+        draw.text((2, top + margin + i * cell - 1), label, fill=0)  # rows: the current symbol
+        draw.text((margin + i * cell + 1, top + (i % 2) * 9), label, fill=0)  # columns: the next one
+    return picture

@@ -32,7 +32,14 @@ CONTINUOUS = Modality(
     metrics=("likelihood", "values"),
     uses_classifier=False,
 )
-MODALITIES = {m.name: m for m in (IMAGES, CONTINUOUS)}
+TEXT = Modality(
+    "text",
+    "character text: one long sequence of codes per split, the last code the unknown symbol",
+    discrete=True,
+    metrics=("likelihood", "text"),
+    uses_classifier=False,
+)
+MODALITIES = {m.name: m for m in (IMAGES, CONTINUOUS, TEXT)}
 
 
 def of(meta: dict) -> Modality:

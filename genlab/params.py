@@ -33,14 +33,21 @@ class ParamsError(GenlabError):
 
 
 class DataParams(Section):
-    source: Literal["digits", "idx", "npz", "imagefolder", "csv", "normal"] = Field(
-        "digits", description="the reader: `digits`, `idx`, `npz`, `imagefolder`, `csv` or `normal` (see Bring your own data)"
+    source: Literal["digits", "idx", "npz", "imagefolder", "csv", "normal", "text"] = Field(
+        "digits",
+        description="the reader: `digits`, `idx`, `npz`, `imagefolder`, `csv`, `normal` or `text` (see Bring your own data)",
     )
-    path: str = Field("data/raw", min_length=1, description="the raw data's file or folder; a dependency of `preprocess`")
+    path: str = Field(
+        "data/raw", min_length=1,
+        description="the raw data's file or folder (`text`: a UTF-8 file, or a folder of `.txt` files); a dependency of `preprocess`",
+    )
     seed: int = Field(0, ge=0, description="seed of the split, binarisation, dequantisation and the normal source")
-    val_fraction: float = Field(0.1, gt=0, lt=1, description="validation share of the whole data set")
+    val_fraction: float = Field(
+        0.1, gt=0, lt=1, description="validation share of the whole data set (`text`: the characters after the training text)"
+    )
     test_fraction: float = Field(
-        0.2, gt=0, lt=1, description="test share of the whole data set; the two add to less than 1 (ignored by `idx`)"
+        0.2, gt=0, lt=1,
+        description="test share of the whole data set; the two add to less than 1 (ignored by `idx`; `text`: the last characters)",
     )
     binarize: Literal["none", "static", "dynamic"] = Field(
         "none", description="`none`, `static` or `dynamic`: Bernoulli pixels from grey levels"
@@ -88,6 +95,9 @@ class GenerateParams(Section):
     grid_size: int = Field(64, ge=1, description="samples in each picture")
     n_reconstructions: int = Field(16, ge=1, description="test images in the reconstructions picture")
     interpolation_steps: int = Field(10, ge=2, description="images along each interpolation line")
+    length: int = Field(500, ge=1, description="sequences: symbols per sample (the real row's test windows have this length too)")
+    temperature: float = Field(1.0, gt=0, description="sequences: sample from p^(1/temperature), renormalised; 1 is the model itself")
+    prompt: str = Field("", description="text: every sample continues this prompt (characters outside the vocabulary become the unknown symbol)")
 
 
 class EvaluateParams(Section):

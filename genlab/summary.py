@@ -14,6 +14,8 @@ COLUMNS = [
     "nll", "nll_stderr", "bits_per_dim", "fid", "kid", "precision", "recall", "density", "coverage",
     "inception_score", "classes_covered", "nn_distance_ratio", "exact_copy_rate", "n_samples",
     "ks_statistic", "ks_pvalue", "wasserstein", "ks_pvalue_true", "n_generated",
+    "bits_per_char", "perplexity", "novelty_char8", "novelty_char16", "novelty_word3", "longest_copy", "distinct_2",
+    "oov_rate",
 ]
 
 
@@ -36,11 +38,26 @@ def summary_table(metrics_dir: str | Path, models: list[str], real: str | Path) 
     return table.sort_values("nll", na_position="last", kind="stable") if "nll" in table else table
 
 
-def write_summary(table: pd.DataFrame, csv_path: str | Path, md_path: str | Path) -> str:
+def sample_excerpts(samples_dir: str | Path, models: list[str], lines: int = 4) -> dict[str, str]:
+    """The first lines of each model's first text sample (``samples/<model>/samples.txt``), where there is one."""
+    out = {}
+    for name in models:
+        path = Path(samples_dir) / name / "samples.txt"
+        if path.exists():
+            with open(path, encoding="utf-8") as fh:
+                head = [fh.readline() for _ in range(lines + 1)][1:]  # under the header line
+            out[name] = "".join(head).rstrip("\n")
+    return out
+
+
+def write_summary(table: pd.DataFrame, csv_path: str | Path, md_path: str | Path, excerpts: dict[str, str] | None = None) -> str:
     with atomic_file(csv_path) as tmp:
         table.to_csv(tmp, float_format="%.6g")
     shown = table.astype(object).where(table.notna(), None)  # blank, not "nan", where a metric is undefined
     markdown = shown.to_markdown(floatfmt=".4g", missingval="") + "\n"
+    for name, text in (excerpts or {}).items():
+        fence = "~~~~" if "```" in text else "```"
+        markdown += f"\n{name} (the first lines of samples/{name}/samples.txt):\n\n{fence}text\n{text}\n{fence}\n"
     with atomic_file(md_path) as tmp:
         tmp.write_text(markdown)
     return markdown

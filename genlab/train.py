@@ -109,6 +109,12 @@ class Trainable(torch.nn.Module):
         """A picture (PIL image) to log at every validation, or None (the default)."""
         return None
 
+    def training_batches(self, train: Tensors, val: Tensors) -> tuple[Tensors, Tensors, object]:
+        """(what the loop batches, what it validates on, a batch transform or None). Default: the
+        examples as they are. A sequence model turns one long text into windows here: the loop
+        then permutes window offsets, and the transform cuts each batch's windows afresh."""
+        return train, val, None
+
     def begin_fit(self, train: torch.Tensor) -> None:
         """Anything taken from the training data before the first step (a standardisation, say)."""
 
@@ -242,9 +248,10 @@ def train_model(
     from dvclive import Live
 
     model.begin_fit(train[0] if isinstance(train, tuple) else train)
-    loop_train, transform = train, None
     if fresh is not None:
-        loop_train, transform = fresh
+        (loop_train, transform), loop_val = fresh, val
+    else:
+        loop_train, loop_val, transform = model.training_batches(train, val)
     # dvcyaml=None: DVCLive must not edit dvc.yaml; save_dvc_exp=False: DVC runs the experiment.
     try:
         live = Live(dir=str(live_dir), dvcyaml=None, save_dvc_exp=False, report=None)
@@ -253,7 +260,7 @@ def train_model(
             raise GenlabError("the git repository has no commit yet; commit once before running the pipeline") from None
         raise
     with live:
-        result = fit_gradient(model, loop_train, val, live=live, progress=progress, transform=transform)
+        result = fit_gradient(model, loop_train, loop_val, live=live, progress=progress, transform=transform)
         live.summary["best_epoch"] = result.best_epoch
     summary = {"best_epoch": result.best_epoch, "best_val_loss": result.best_val_loss, "epochs": result.epochs_run}
     summary.update(model.finish_fit(train))

@@ -5,7 +5,7 @@ live/ curves) and metrics/classifier.json (val_accuracy, test_accuracy). Its pen
 features are the space in which FID, KID, precision/recall and density/coverage are measured.
 """
 
-from genlab import cli, runtime
+from genlab import cli, modality, runtime
 from genlab.classifier import Classifier
 from genlab.data import load_prepared
 from genlab.io import atomic_dir, write_json
@@ -19,10 +19,11 @@ def main(args) -> None:
     device = runtime.setup(params.device, p.seed)
     data = load_prepared("data/prepared")
     with atomic_dir("models/classifier") as out:
-        if not data.meta["has_labels"] or data.continuous:
-            why = "no labels" if not data.meta["has_labels"] else "continuous values"
-            write_json(out / "train.json", {"note": f"{why}: no classifier"})
-            metrics = {"note": f"{why}: no classifier; the sample metrics that need one are skipped"}
+        if not (data.meta["has_labels"] and modality.of(data.meta).uses_classifier):
+            kind = modality.of(data.meta)
+            why = "no labels: no classifier" if kind.uses_classifier else f"{kind.name} data: no classifier, it does not apply"
+            write_json(out / "train.json", {"note": why})
+            metrics = {"note": f"{why}; the sample metrics that need one are skipped"}
         else:
             model = Classifier(p, data.meta["shape"], data.meta["n_levels"], data.meta["n_classes"]).to(device)
             summary = train_model(model, (data.train.x, data.train.y), (data.val.x, data.val.y), live_dir=out / "live")

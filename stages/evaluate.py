@@ -6,14 +6,17 @@ its terms). Sample metrics of the model's samples against the test split in the 
 classifier's features (fid, kid, precision, recall, density, coverage, inception_score,
 classes_covered) and memorisation against the train split in pixel space
 (nn_distance_ratio, exact_copy_rate); for continuous values, two-sample tests instead.
-Writes metrics/models/<model>.json, or with --real metrics/real.json: the validation split
-scored as if it were samples, the reference every model is read against.
+For text: exact nats per character over the whole test text (nll, bits_per_char,
+perplexity, n_test, oov_rate) and the text sample metrics (novelty_char8, novelty_char16,
+novelty_word3, longest_copy, distinct_2). Writes metrics/models/<model>.json, or with --real
+metrics/real.json: the validation split scored as if it were samples (text: as many test
+windows as samples, of the same length), the reference every model is read against.
 """
 
 from genlab import cli, modality, registry, runtime
 from genlab.classifier import Classifier
 from genlab.data import load_prepared
-from genlab.evaluate import evaluate_model, evaluate_real, load_samples
+from genlab.evaluate import evaluate_model, evaluate_real, evaluate_text_model, evaluate_text_real, load_samples
 from genlab.io import write_json
 from genlab.params import load_params
 
@@ -28,8 +31,14 @@ def main(args) -> None:
     data = load_prepared("data/prepared")
     has_classifier = data.meta["has_labels"] and modality.of(data.meta).uses_classifier
     classifier = Classifier.load(CLASSIFIER, device="cpu") if has_classifier else None
-    if args.real:
+    if args.real and data.sequence:
+        path, metrics = REAL_METRICS, evaluate_text_real(data, params.generate.n_samples, params.generate.length)
+    elif args.real:
         path, metrics = REAL_METRICS, evaluate_real(data, classifier, params.evaluate)
+    elif data.sequence:
+        _, model = registry.load(f"models/{args.model}/{registry.CHECKPOINT}", device)
+        samples = load_samples(f"samples/{args.model}/samples.npz")
+        path, metrics = MODEL_METRICS.format(args.model), evaluate_text_model(model, data, samples["x"])
     else:
         _, model = registry.load(f"models/{args.model}/{registry.CHECKPOINT}", device)
         samples = load_samples(f"samples/{args.model}/samples.npz")
@@ -46,5 +55,5 @@ if __name__ == "__main__":
     parser = cli.parser(__doc__)
     which = parser.add_mutually_exclusive_group(required=True)
     cli.add_model_arg(which, required=False)
-    which.add_argument("--real", action="store_true", help="score the validation split: the reference row")
+    which.add_argument("--real", action="store_true", help="score the reference row: the validation split (text: test windows)")
     cli.run(main, parser.parse_args())

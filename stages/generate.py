@@ -4,12 +4,15 @@ Reads `device`, `generate:` and the model's params; writes samples/<model>/: sam
 (array `x`, shaped like the data; for a model with several samplers also `x_<sampler>`),
 samples.png (a grid; for continuous values histogram.csv instead), and where the model
 has them reconstructions.png (test images above their reconstructions) and
-interpolation.png (decoded straight lines in the latent space).
+interpolation.png (decoded straight lines in the latent space). For text: samples.npz
+(`x`: the codes of `generate.n_samples` samples of `generate.length` characters, drawn at
+`generate.temperature` after `generate.prompt`) and samples.txt, readable; the Markov chain
+adds transitions.png, its transition matrix as a heatmap.
 """
 
 from genlab import cli, registry, runtime
 from genlab.data import load_prepared
-from genlab.generate import generate_outputs
+from genlab.generate import generate_outputs, generate_text
 from genlab.io import atomic_dir
 from genlab.params import load_params
 
@@ -21,7 +24,10 @@ def main(args) -> None:
     data = load_prepared("data/prepared", splits=("test",))
     gen = runtime.generator(params.generate.seed, device)
     with atomic_dir(f"samples/{args.model}") as out:
-        info = generate_outputs(model, data.test.x, params.generate, gen, out)
+        if data.sequence:
+            info = generate_text(model, data.meta, params.generate, gen, out)
+        else:
+            info = generate_outputs(model, data.test.x, params.generate, gen, out)
     print(f"generate {args.model}: {info['n_samples']} samples; " + ", ".join(info["files"]))
 
 

@@ -10,7 +10,7 @@ Nothing is saved if the loss becomes NaN or infinite; a model that cannot model 
 from genlab import cli, modality, registry, runtime
 from genlab.classifier import Classifier
 from genlab.data import load_prepared
-from genlab.errors import GenlabError
+from genlab.errors import GenlabError, TooShort
 from genlab.io import atomic_dir, write_json
 from genlab.params import load_params
 from genlab.train import fresh_training_data, train_model
@@ -33,7 +33,10 @@ def main(args) -> None:
         model.attach_classifier(Classifier.load(CLASSIFIER))
     with atomic_dir(f"models/{args.model}") as out:
         fresh = fresh_training_data(data)  # dynamic binarisation, dequantisation
-        summary = train_model(model, data.train.x, data.val.x, live_dir=out / "live", fresh=fresh)
+        try:
+            summary = train_model(model, data.train.x, data.val.x, live_dir=out / "live", fresh=fresh)
+        except TooShort as exc:  # name the user's file
+            raise GenlabError(f"{data.meta.get('path', DATA)}: {exc}") from None
         registry.save(model.cpu(), args.model, data.meta, out / registry.CHECKPOINT)
         write_json(out / "train.json", summary)
     print(f"train {args.model}: " + (", ".join(f"{k} {v:.6g}" if isinstance(v, float) else f"{k} {v}" for k, v in summary.items()) or "fitted"))

@@ -60,9 +60,8 @@ def set_params(repo, **sections):
     path.write_text(yaml.safe_dump(params, sort_keys=False))
 
 
-@pytest.fixture(scope="module")
-def repo(tmp_path_factory):
-    root = tmp_path_factory.mktemp("pipeline")
+def copy_project(root):
+    """The project's pipeline files, copied into ``root``."""
     for name in PROJECT:
         src = ROOT / name
         (root / name).parent.mkdir(parents=True, exist_ok=True)
@@ -70,6 +69,23 @@ def repo(tmp_path_factory):
             shutil.copytree(src, root / name, ignore=shutil.ignore_patterns("__pycache__"))
         else:
             shutil.copy(src, root / name)
+    return root
+
+
+def init_repo(repo, env):
+    """git + DVC in ``repo``, everything in it committed."""
+    sh(repo, env, "git", "init", "-q", "-b", "main")
+    sh(repo, env, "git", "config", "user.name", "genlab test")
+    sh(repo, env, "git", "config", "user.email", "test@genlab.invalid")
+    sh(repo, env, "dvc", "init", "-q")
+    sh(repo, env, "dvc", "config", "core.analytics", "false")
+    sh(repo, env, "git", "add", "-A")
+    sh(repo, env, "git", "commit", "-q", "-m", "pipeline")
+
+
+@pytest.fixture(scope="module")
+def repo(tmp_path_factory):
+    root = copy_project(tmp_path_factory.mktemp("pipeline"))
     set_params(root, **TINY)
     return root
 
@@ -88,13 +104,7 @@ def env():
 
 @pytest.fixture(scope="module")
 def reproduced(repo, env):
-    sh(repo, env, "git", "init", "-q", "-b", "main")
-    sh(repo, env, "git", "config", "user.name", "genlab test")
-    sh(repo, env, "git", "config", "user.email", "test@genlab.invalid")
-    sh(repo, env, "dvc", "init", "-q")
-    sh(repo, env, "dvc", "config", "core.analytics", "false")
-    sh(repo, env, "git", "add", "-A")
-    sh(repo, env, "git", "commit", "-q", "-m", "pipeline")
+    init_repo(repo, env)
     proc = sh(repo, env, "dvc", "repro")
     sh(repo, env, "git", "add", "-A")
     sh(repo, env, "git", "commit", "-q", "-m", "results")

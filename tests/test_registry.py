@@ -9,19 +9,20 @@ from genlab.models.base import GenerativeModel
 
 
 def test_models_are_discovered_from_their_modules():
-    assert registry.names() == ["gan", "gaussian", "independent", "markov", "mixture", "vae"]
+    assert registry.names() == ["ar", "gan", "gaussian", "independent", "markov", "mixture", "vae"]
 
 
 def test_which_models_apply_to_which_data():
     assert registry.models_for("images") == ["gan", "independent", "markov", "mixture", "vae"]
     assert registry.models_for("continuous") == ["gaussian", "vae"]
+    assert registry.models_for("text") == ["ar", "independent", "markov"]
 
 
 def test_a_model_given_data_it_cannot_model_stops_in_one_line():
     with pytest.raises(GenlabError) as info:
         registry.implementation("gan", "continuous")
     assert str(info.value) == "gan: models images, not continuous data (models for continuous: gaussian, vae)"
-    with pytest.raises(GenlabError, match="unknown model 'flow'; known: gan, "):
+    with pytest.raises(GenlabError, match="unknown model 'flow'; known: ar, gan, "):
         registry.implementations("flow")
 
 

@@ -17,7 +17,8 @@ only what it does differently:
   (``attach_classifier``) before fitting.
 
 Data arrive as tensors: uint8 images (N, C, H, W) with ``n_levels`` levels, or float64
-values (N, F) with ``n_levels == 0``.
+values (N, F) with ``n_levels == 0``. A model of sequences (text) subclasses
+``SequenceModel`` instead: its data are one long 1-D tensor of codes per split.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from typing import ClassVar
 
 import torch
 
+from genlab.discrete import draw
 from genlab.schema import Section
 from genlab.train import Trainable
 
@@ -93,6 +95,71 @@ class GenerativeModel(Trainable):
     def interpolation_strip(self, test: torch.Tensor, rows: int, steps: int, generator) -> torch.Tensor | None:
         """(rows, steps, *shape) images along straight lines in a latent space, or None."""
         return None
+
+    def figures(self, meta: dict) -> dict:
+        """Pictures of the fitted model itself ({file name: PIL image}), e.g. a transition matrix."""
+        return {}
+
+
+class SequenceModel(GenerativeModel):
+    """A model of one long sequence of symbols 0..n_levels-1 (text: the last symbol is the unknown one).
+
+    It gives every symbol a probability given the symbols before it, normalised over all
+    ``n_levels`` symbols in every context: ``next_log_probs`` for a batch of contexts,
+    ``log_prob_stream`` for a whole text scored once per symbol, and ``sample_stream`` to
+    draw texts (by default one symbol at a time through ``next_log_probs``)."""
+
+    modalities = ("text",)
+
+    @property
+    def history(self) -> int:
+        """How many preceding symbols the model conditions on (0: none; a windowed model, its window)."""
+        return 0
+
+    def next_log_probs(self, context: torch.Tensor) -> torch.Tensor:
+        """(B, n_levels) float64 log-probabilities of the next symbol after each row of ``context``
+        (B, history) int64, oldest first; -1 marks no symbol (the start of a text)."""
+        raise NotImplementedError
+
+    def log_prob_stream(self, x: torch.Tensor, history: torch.Tensor) -> torch.Tensor:
+        """float64 log p(x_t | what precedes it) for every symbol of ``x`` (T,), each scored once;
+        ``history`` (H,) are the symbols just before ``x`` (the end of the text before it)."""
+        h = self.history
+        stream = torch.cat([history[-h:] if h else history[:0], x]).long()
+        pad = torch.full((h,), -1, dtype=torch.long, device=stream.device)
+        padded = torch.cat([pad, stream])
+        start = len(stream) - len(x)
+        out = []
+        for a in range(0, len(x), 4096):
+            b = min(a + 4096, len(x))
+            pos = torch.arange(start + a, start + b, device=stream.device)
+            ctx = padded[pos.unsqueeze(1) + torch.arange(h, device=stream.device)]  # (b - a, h)
+            out.append(self.next_log_probs(ctx).gather(1, stream[pos].unsqueeze(1)).squeeze(1))
+        return torch.cat(out)
+
+    @torch.no_grad()
+    def sample_stream(
+        self, n: int, length: int, generator: torch.Generator, temperature: float = 1.0,
+        prompt: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        """(n, length) int64 draws, each continuing ``prompt`` (codes) when given."""
+        h = self.history
+        ctx = torch.full((n, h), -1, dtype=torch.long, device=self.device)
+        if prompt is not None and len(prompt) and h:
+            tail = prompt[-h:].to(ctx.device)
+            ctx[:, h - len(tail):] = tail
+        out = torch.empty(n, length, dtype=torch.long, device=self.device)
+        for t in range(length):
+            out[:, t] = draw(self.next_log_probs(ctx), generator, temperature)
+            if h:
+                ctx = torch.cat([ctx[:, 1:], out[:, t : t + 1]], dim=1)
+        return out
+
+
+def sequence_summary(log_probs: torch.Tensor) -> dict:
+    """Nats per symbol over a whole text, and the same as bits and perplexity."""
+    nll = -log_probs.double().mean().item()
+    return {"nll": nll, "bits_per_char": nll / math.log(2), "perplexity": math.exp(nll), "n_test": log_probs.numel()}
 
 
 def nll_summary(nll: torch.Tensor, dim: int, discrete: bool = True) -> dict:

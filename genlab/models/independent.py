@@ -1,6 +1,7 @@
-"""Independent pixels: one categorical per pixel, the article's "probability distribution".
+"""Independent symbols: one categorical per pixel, the article's "probability distribution".
 
-p(x) = prod_d theta_d[x_d], fitted by counting with additive smoothing; the exact
+Images: p(x) = prod_d theta_d[x_d]; text: p(x) = prod_t theta[x_t], one categorical over
+characters at every position. Fitted by counting with additive smoothing; the exact
 likelihood is on the same discrete scale as every other model.
 """
 
@@ -9,7 +10,7 @@ from __future__ import annotations
 import torch
 from pydantic import Field
 
-from genlab.models.base import GenerativeModel
+from genlab.models.base import GenerativeModel, SequenceModel
 from genlab.discrete import draw, smoothed_log_probs
 from genlab.schema import Section
 
@@ -41,4 +42,23 @@ class Independent(GenerativeModel):
         return draw(self.log_probs.expand(n, -1, -1), generator).reshape(n, *self.shape).to(torch.uint8)
 
 
-MODEL = Independent
+class IndependentText(SequenceModel):
+    """Text: one categorical over the vocabulary (the unknown symbol included), the same at every position."""
+
+    trains_by_gradient = False
+    Params = Independent.Params
+
+    def __init__(self, params: "Independent.Params", shape, n_levels):
+        super().__init__(params, shape, n_levels)
+        self.register_buffer("log_probs", torch.zeros(self.n_levels, dtype=torch.float64))
+
+    def fit(self, train: torch.Tensor, val: torch.Tensor) -> dict:
+        counts = torch.bincount(train.long(), minlength=self.n_levels)
+        self.log_probs.copy_(smoothed_log_probs(counts, self.params.smoothing))
+        return {}
+
+    def next_log_probs(self, context: torch.Tensor) -> torch.Tensor:
+        return self.log_probs.expand(len(context), -1)
+
+
+MODEL = (Independent, IndependentText)

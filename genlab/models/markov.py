@@ -5,17 +5,27 @@ is p(x) = prod_t P_t[x_{t-1}, x_t], one transition matrix p_ij = P(X_t = j | X_{
 per position (the first pixel's state is a "start" state). With ``context: left_up`` the
 state is the pair (left neighbour, upper neighbour), a border state standing in outside the
 image. Counts are smoothed additively; the likelihood is exact.
+
+Text (``MarkovText``): an order-``order`` chain over characters, P(x_t | the ``order``
+characters before it), with interpolated modified Kneser-Ney smoothing or additive
+smoothing (``genlab.ngram``). Order 1 is the article's transition matrix
+p_ij = P(X_t+1 = j | X_t = i), drawn as ``transitions.png``; for a higher order the picture
+shows the training text's transition frequencies, which the chain refines with more history.
 """
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Literal, Optional
+
+import numpy as np
 
 import torch
 from pydantic import Field
 
 from genlab.errors import GenlabError
-from genlab.models.base import GenerativeModel
+from genlab.images import heatmap
+from genlab.models.base import GenerativeModel, SequenceModel
+from genlab.ngram import NGram, fit_ngram
 from genlab.discrete import draw, smoothed_log_probs
 from genlab.schema import Section
 
@@ -29,7 +39,20 @@ class Markov(GenerativeModel):
         context: Literal["previous", "left_up"] = Field(
             "previous", description="the state: `previous` pixel in raster order, or the `left_up` neighbours"
         )
-        smoothing: float = Field(0.5, gt=0, description="pseudo-count added to every transition count")
+        smoothing: float = Field(
+            0.5, gt=0, description="pseudo-count added to every transition count (images; text with `method: additive`)"
+        )
+        order: int = Field(
+            6, ge=1, le=16,
+            description="text: characters of history (1: the transition matrix P(X_t+1 = j | X_t = i)); chosen on validation",
+        )
+        method: Literal["kneser_ney", "additive"] = Field(
+            "kneser_ney", description="text: `kneser_ney` (interpolated, modified; Chen & Goodman 1999) or `additive`"
+        )
+        discount: Optional[float] = Field(
+            None, gt=0, lt=1,
+            description="text, `kneser_ney`: one discount for every count and order; `null`: three per order estimated from the counts of counts",
+        )
 
     def __init__(self, params: "Markov.Params", shape, n_levels):
         super().__init__(params, shape, n_levels)
@@ -77,4 +100,82 @@ class Markov(GenerativeModel):
         return x.to(torch.uint8)
 
 
-MODEL = Markov
+class MarkovText(SequenceModel):
+    """Text: an order-``order`` character chain (``genlab.ngram``), exact and normalised in every context."""
+
+    trains_by_gradient = False
+    Params = Markov.Params
+    PREFIX = "ngram_"  # the chain's tables, sized by the training text
+    SHOWN = 96  # the transition picture shows at most this many symbols, the most frequent
+
+    def __init__(self, params: "Markov.Params", shape, n_levels):
+        super().__init__(params, shape, n_levels)
+        self.chain: NGram | None = None
+
+    @property
+    def history(self) -> int:
+        return self.params.order
+
+    def _args(self) -> dict:
+        p = self.params
+        return {"vocab_size": self.n_levels, "order": p.order + 1, "method": p.method, "discount": p.discount, "smoothing": p.smoothing}
+
+    def _set(self, arrays: dict) -> None:
+        for key, value in arrays.items():
+            self.register_buffer(key, torch.as_tensor(np.asarray(value)))
+        tables = {k[len(self.PREFIX):]: np.asarray(v) for k, v in arrays.items() if k.startswith(self.PREFIX)}
+        self.chain = NGram(tables, **self._args())
+
+    def fit(self, train: torch.Tensor, val: torch.Tensor) -> dict:
+        codes = train.long().numpy()
+        arrays = {self.PREFIX + k: v for k, v in fit_ngram(codes, **self._args()).items()}
+        # the training text's pair counts among its most frequent symbols, for the picture
+        shown = np.sort(np.argsort(-np.bincount(codes, minlength=self.n_levels), kind="stable")[: self.SHOWN])
+        where = np.full(self.n_levels, -1)
+        where[shown] = np.arange(len(shown))
+        a, b = where[codes[:-1]], where[codes[1:]]
+        keep = (a >= 0) & (b >= 0)
+        pairs = np.bincount(a[keep] * len(shown) + b[keep], minlength=len(shown) ** 2).reshape(len(shown), len(shown))
+        self._set({**arrays, "shown": shown, "pair_counts": pairs})
+        return {"ngrams": int(sum(len(arrays[self.PREFIX + f"keys_{n}"]) for n in range(1, self.params.order + 2)))}
+
+    def load_state_dict(self, state_dict, strict: bool = True, assign: bool = False):
+        """The tables' sizes come from the training text, so the buffers are made here from the checkpoint."""
+        ours = {k: v.cpu() for k, v in state_dict.items() if k.startswith(self.PREFIX) or k in ("shown", "pair_counts")}
+        unexpected = sorted(set(state_dict) - set(ours))
+        if strict and (unexpected or not ours):
+            raise RuntimeError(f"MarkovText: unexpected keys {unexpected}" if unexpected else "MarkovText: no tables in the state dict")
+        self._set(ours)
+        return torch.nn.modules.module._IncompatibleKeys([], unexpected)
+
+    def next_log_probs(self, context: torch.Tensor) -> torch.Tensor:
+        return torch.from_numpy(self.chain.next_log_probs(context.cpu().numpy())).to(context.device)
+
+    def log_prob_stream(self, x: torch.Tensor, history: torch.Tensor) -> torch.Tensor:
+        logp = self.chain.log_prob_stream(x.long().cpu().numpy(), history.long().cpu().numpy())
+        return torch.from_numpy(logp).to(x.device)
+
+    def transition_matrix(self) -> torch.Tensor:
+        """Among the shown symbols: at order 1 the chain's own p_ij = P(X_t+1 = j | X_t = i); above,
+        the training text's transition frequencies (the chain itself conditions on more)."""
+        shown = self.shown.long()
+        if self.params.order == 1:
+            context = shown.unsqueeze(1)
+            return self.next_log_probs(context).exp()[:, shown]
+        counts = self.pair_counts.double()
+        return counts / counts.sum(1, keepdim=True).clamp(min=1)
+
+    def figures(self, meta: dict) -> dict:
+        names = {"\n": "\\n", " ": "sp", "\t": "\\t"}
+        vocab = meta.get("vocab", [])
+        labels = [names.get(vocab[i], vocab[i]) if i < len(vocab) else "?" for i in self.shown.tolist()]
+        if self.params.order == 1:
+            title = "the chain: P(next = column | current = row)"
+        else:
+            title = f"training text: P(next = column | current = row); the order-{self.params.order} chain sees {self.params.order} characters"
+        if len(self.shown) < self.n_levels:
+            title += f"; the {len(self.shown)} most frequent of {self.n_levels} symbols"
+        return {"transitions.png": heatmap(self.transition_matrix(), labels, title)}
+
+
+MODEL = (Markov, MarkovText)

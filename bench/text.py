@@ -1,0 +1,65 @@
+"""`make bench-text`: the pipeline's stages on tiny-shakespeare, read in place from ../shared/data,
+with the split of the text benchmark (train the first 90 %, validation the next 5 %, test the
+last 5 %) and bench/text/params.yaml, in bench/text/, apart from the committed digits results.
+
+Writes bench/text/metrics/ (models/<model>.json, real.json, summary.md), bench/text/samples/,
+bench/text/run.json (wall time per stage, machine) and bench/text/sweep.md: the Markov chain's
+validation nll over orders and discounts, the sweep its defaults were chosen by.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from bench.pipeline import run_stages  # noqa: E402
+from genlab import cli  # noqa: E402
+from genlab.data import load_prepared  # noqa: E402
+from genlab.io import atomic_file  # noqa: E402
+from genlab.ngram import NGram, fit_ngram  # noqa: E402
+
+HERE = ROOT / "bench" / "text"
+ORDERS = range(2, 11)  # markov.order: characters of history
+DISCOUNTS = (None, 0.7, 0.8, 0.9)
+
+
+def sweep(folder: Path) -> str:
+    """Validation (and, for the record, test) nats per character of the Kneser-Ney chain over
+    orders and discounts, on the prepared text in ``folder``; the best on validation is marked."""
+    data = load_prepared(folder / "data" / "prepared")
+    train, val, test = (s.x.long().numpy() for s in (data.train, data.val, data.test))
+    V = data.n_levels
+    rows = []
+    for order in ORDERS:
+        for discount in DISCOUNTS if order in (5, 6, 7, 8) else (None,):
+            args = dict(vocab_size=V, order=order + 1, method="kneser_ney", discount=discount)
+            chain = NGram(fit_ngram(train, **args), **args)
+            v = -chain.log_prob_stream(val, train[-order:]).mean()
+            t = -chain.log_prob_stream(test, val[-order:]).mean()
+            rows.append((order, "estimated" if discount is None else f"{discount:g}", v, t))
+    best = min(rows, key=lambda r: r[2])
+    lines = ["| markov.order | discount | val nll (nats/char) | test nll (nats/char) |", "|---|---|---|---|"]
+    lines += [f"| {o} | {d} | {v:.4f}{' (best)' if (o, d) == best[:2] else ''} | {t:.4f} |" for o, d, v, t in rows]
+    table = "\n".join(lines) + "\n"
+    with atomic_file(folder / "sweep.md") as tmp:
+        tmp.write_text(table)
+    return table
+
+
+def main(args: argparse.Namespace) -> None:
+    run = run_stages(HERE, args.params)
+    print(f"bench-text: {run['total_seconds']:.0f} s; metrics in {HERE / 'metrics'}")
+    t = time.perf_counter()
+    print(sweep(HERE), end="")
+    print(f"sweep: {time.perf_counter() - t:.0f} s; in {HERE / 'sweep.md'}")
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--params", default="params.yaml", help="params file inside bench/text/")
+    cli.run(main, parser.parse_args())
