@@ -13,7 +13,7 @@ from genlab.data import Prepared
 from genlab.errors import GenlabError
 from genlab.models.base import GenerativeModel, SequenceModel, sequence_summary
 from genlab.text import Vocab
-from genlab.textmetrics import distinct, text_sample_metrics
+from genlab.textmetrics import text_sample_metrics
 
 
 def n_scored(params, data: Prepared) -> int:
@@ -127,13 +127,12 @@ def distinct_pool(data: Prepared, n: int, length: int) -> int:
 def text_metrics(samples: torch.Tensor, data: Prepared, distinct_rows: torch.Tensor | None = None) -> dict:
     """The sample metrics of text (novelty, longest copy) against the training text, and distinct_2
     over ``distinct_rows`` (default: the first ``distinct_pool`` samples)."""
-    vocab = Vocab.of_meta(data.meta)
-    x = samples.long().numpy()
-    out = {"n_samples": int(x.shape[0]), "sample_length": int(x.shape[1])}
-    out.update(text_sample_metrics(x, data.train.x.long().numpy(), vocab.decode))
     if distinct_rows is None:
         distinct_rows = samples[: distinct_pool(data, len(samples), samples.shape[1])]
-    out["distinct_2"] = distinct([vocab.decode(row) for row in distinct_rows.long().numpy()], 2)
+    x = samples.long().numpy()
+    out = {"n_samples": int(x.shape[0]), "sample_length": int(x.shape[1])}
+    decode = Vocab.of_meta(data.meta).decode
+    out.update(text_sample_metrics(x, data.train.x.long().numpy(), decode, distinct_rows.long().numpy()))
     out["distinct_2_samples"] = len(distinct_rows)
     return out
 

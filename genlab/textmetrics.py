@@ -236,12 +236,13 @@ def distinct(sample_texts: list[str], n: int = 2) -> float:
 
 
 def text_sample_metrics(
-    samples: np.ndarray, train: np.ndarray, decode: Callable[[np.ndarray], str]
+    samples: np.ndarray, train: np.ndarray, decode: Callable[[np.ndarray], str], distinct_rows: np.ndarray | None = None
 ) -> dict[str, float]:
     """{'novelty_char8', 'novelty_char16', 'novelty_word3', 'longest_copy', 'distinct_2'}.
 
     decode(codes 1-D) -> str; the training text is decode(train). The character metrics share
-    one index of train + samples. Metrics the samples are too short for are nan.
+    one index of train + samples. Metrics the samples are too short for are nan. distinct_2
+    pools ``distinct_rows`` (codes, (S', L')) when given, else every sample.
     """
     samples, train = _check(samples, train)
     S, L = samples.shape
@@ -255,6 +256,6 @@ def text_sample_metrics(
         out["longest_copy"] = float("nan")
     texts = [decode(row) for row in samples]
     out["novelty_word3"] = novelty_word(texts, decode(train), 3)
-    out["distinct_2"] = distinct(texts, 2)
+    out["distinct_2"] = distinct(texts if distinct_rows is None else [decode(row) for row in distinct_rows], 2)
     keys = ("novelty_char8", "novelty_char16", "novelty_word3", "longest_copy", "distinct_2")
     return {k: out[k] for k in keys}

@@ -60,14 +60,15 @@ def check_finite(loss: torch.Tensor, name: str = "loss") -> torch.Tensor:
     return loss
 
 
-def make_adam(params, p, betas=(0.9, 0.999)) -> torch.optim.Adam:
-    """Adam with the section's lr and weight decay; the fused kernel (one pass over all
-    parameters, CPU and CUDA) where this PyTorch has it."""
-    params = list(params)
+def make_adam(params, p, betas=(0.9, 0.999), decoupled: bool = False) -> torch.optim.Adam:
+    """Adam with the section's lr and weight decay (``decoupled``: AdamW's); the fused kernel
+    (one pass over all parameters, CPU and CUDA) where this PyTorch has it. ``params`` may be
+    parameter groups, each with its own weight decay."""
+    params, cls = list(params), torch.optim.AdamW if decoupled else torch.optim.Adam
     try:
-        return torch.optim.Adam(params, lr=p.lr, betas=betas, weight_decay=p.weight_decay, fused=True)
+        return cls(params, lr=p.lr, betas=betas, weight_decay=p.weight_decay, fused=True)
     except (RuntimeError, TypeError):
-        return torch.optim.Adam(params, lr=p.lr, betas=betas, weight_decay=p.weight_decay)
+        return cls(params, lr=p.lr, betas=betas, weight_decay=p.weight_decay)
 
 
 class Trainable(torch.nn.Module):

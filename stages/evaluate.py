@@ -31,21 +31,22 @@ def main(args) -> None:
     data = load_prepared("data/prepared")
     has_classifier = data.meta["has_labels"] and modality.of(data.meta).uses_classifier
     classifier = Classifier.load(CLASSIFIER, device="cpu") if has_classifier else None
-    if args.real and data.sequence:
-        path, metrics = REAL_METRICS, evaluate_text_real(data, params.generate.n_samples, params.generate.length)
-    elif args.real:
-        path, metrics = REAL_METRICS, evaluate_real(data, classifier, params.evaluate)
-    elif data.sequence:
-        _, model = registry.load(f"models/{args.model}/{registry.CHECKPOINT}", device)
-        samples = load_samples(f"samples/{args.model}/samples.npz")
-        path, metrics = MODEL_METRICS.format(args.model), evaluate_text_model(model, data, samples["x"])
+    if args.real:
+        path = REAL_METRICS
+        if data.sequence:
+            metrics = evaluate_text_real(data, params.generate.n_samples, params.generate.length)
+        else:
+            metrics = evaluate_real(data, classifier, params.evaluate)
     else:
+        path = MODEL_METRICS.format(args.model)
         _, model = registry.load(f"models/{args.model}/{registry.CHECKPOINT}", device)
         samples = load_samples(f"samples/{args.model}/samples.npz")
-        gen = runtime.generator(params.evaluate.seed, device)
-        true_normal = (params.data.mean, params.data.std) if params.data.source == "normal" else None
-        metrics = evaluate_model(model, data, samples, classifier, params.evaluate, gen, true_normal)
-        path = MODEL_METRICS.format(args.model)
+        if data.sequence:
+            metrics = evaluate_text_model(model, data, samples["x"])
+        else:
+            gen = runtime.generator(params.evaluate.seed, device)
+            true_normal = (params.data.mean, params.data.std) if params.data.source == "normal" else None
+            metrics = evaluate_model(model, data, samples, classifier, params.evaluate, gen, true_normal)
     write_json(path, metrics)
     name = "real" if args.real else args.model
     print(f"evaluate {name}: " + ", ".join(f"{k} {v:.6g}" for k, v in metrics.items() if isinstance(v, (int, float))))

@@ -14,3 +14,19 @@ def test_benchmark_smoke():
     assert all(results[k] > 0 for k in KEYS - {"repro_noop_s"})
     assert results["train_step_mflop_per_image"] == 3 * 2 * (784 * 400 + 400 * 40 + 20 * 400 + 400 * 784) / 1e6
     assert "speedup_vs_reference" in table(results)
+
+
+def test_text_sweep_marks_the_validation_minimum(tmp_path):
+    """`make bench-text`'s Markov sweep on a small text: one row per (order, discount), the
+    best validation nll marked."""
+    from bench.text import sweep
+    from genlab.data import prepare
+    from genlab.params import DataParams
+
+    (tmp_path / "t.txt").write_text("the cat sat on the mat and the dog ran to the house\n" * 60)
+    prepare(DataParams(source="text", path=str(tmp_path / "t.txt")), tmp_path / "data" / "prepared")
+    rows = [line.split(" | ") for line in sweep(tmp_path).splitlines()[2:]]
+    assert len(rows) == 9 + 4 * 3  # orders 2..10, and three fixed discounts at orders 5..8
+    vals = [float(r[2].split()[0]) for r in rows]
+    assert sum("(best)" in r[2] for r in rows) == 1 and "(best)" in rows[vals.index(min(vals))][2]
+    assert (tmp_path / "sweep.md").read_text().startswith("| markov.order |")

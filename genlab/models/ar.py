@@ -21,10 +21,10 @@ from pydantic import Field
 from torch import nn
 
 from genlab.discrete import draw
-from genlab.errors import TooShort
+from genlab.errors import GenlabError, TooShort
 from genlab.models.base import SequenceModel
 from genlab.schema import GradientParams
-from genlab.train import check_finite
+from genlab.train import check_finite, make_adam
 
 
 class Attention(nn.Module):
@@ -131,8 +131,6 @@ class AutoRegressive(SequenceModel):
     def __init__(self, params: "AutoRegressive.Params", shape, n_levels):
         super().__init__(params, shape, n_levels)
         if params.arch == "transformer" and params.width % params.heads:
-            from genlab.errors import GenlabError
-
             raise GenlabError(f"ar.heads: {params.heads} does not divide ar.width {params.width}")
         self.bos = self.n_levels
         self.net = NETS[params.arch](self.n_levels, params)
@@ -172,13 +170,12 @@ class AutoRegressive(SequenceModel):
         return offsets, val_windows, windows
 
     def make_optimizers(self) -> list[torch.optim.Optimizer]:
-        matrices = [p for name, p in self.net.named_parameters() if p.dim() >= 2 and "tok" not in name and "pos" not in name]
-        others = [p for name, p in self.net.named_parameters() if not (p.dim() >= 2 and "tok" not in name and "pos" not in name)]
-        groups = [{"params": matrices, "weight_decay": self.params.weight_decay}, {"params": others, "weight_decay": 0.0}]
-        try:
-            return [torch.optim.AdamW(groups, lr=self.params.lr, betas=(0.9, 0.99), fused=True)]
-        except (RuntimeError, TypeError):
-            return [torch.optim.AdamW(groups, lr=self.params.lr, betas=(0.9, 0.99))]
+        """AdamW, decaying the weight matrices only (not biases, norms or embeddings)."""
+        decayed: dict[bool, list] = {True: [], False: []}
+        for name, p in self.net.named_parameters():
+            decayed[p.dim() >= 2 and not name.startswith(("tok", "pos"))].append(p)
+        groups = [{"params": decayed[True]}, {"params": decayed[False], "weight_decay": 0.0}]
+        return [make_adam(groups, self.params, betas=(0.9, 0.99), decoupled=True)]
 
     def train_step(self, batch: tuple, optimizers: list) -> dict[str, torch.Tensor]:
         (opt,) = optimizers
@@ -199,7 +196,7 @@ class AutoRegressive(SequenceModel):
         for k in valid.unique().tolist():  # rows with the same number of symbols (-1: none) together
             rows = (valid == k).nonzero().squeeze(1)
             tokens = torch.cat([torch.full((len(rows), 1), self.bos, device=self.device), context[rows][:, context.shape[1] - k :]], 1)
-            logits, _ = self.net(tokens[:, -self.params.context :].long().to(self.device))
+            logits, _ = self.net(tokens.long())
             out[rows] = logits[:, -1].double().log_softmax(-1)
         return out
 
