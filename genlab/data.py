@@ -1,6 +1,7 @@
 """Data sets: the seeded stratified split, binarisation (``genlab.noise``), and the prepared arrays.
 
-Text has its own reader and contiguous split (``genlab.text``): one 1-D array of codes per split.
+Text has its own reader and contiguous split (``genlab.text``): one 1-D array of codes per split;
+music its readers and split by piece (``genlab.music``): the frames of every piece, their lengths and chords.
 
 Prepared data is one folder with ``train.npz``, ``val.npz`` and ``test.npz`` (``x``: uint8
 images (N, C, H, W) or float64 values (N, F); ``y``: int64 labels when there are labels;
@@ -20,7 +21,7 @@ import numpy as np
 import torch
 from sklearn.model_selection import train_test_split
 
-from genlab import noise, sources, text
+from genlab import music, noise, sources, text
 from genlab.errors import GenlabError
 from genlab.io import atomic_dir, write_json, write_npz
 from genlab.params import DataParams
@@ -57,6 +58,8 @@ def prepare(params: DataParams, out_dir: str | Path) -> dict:
     """Load the source, split it, binarise if asked, and write the prepared folder; return its metadata."""
     if params.source == "text":  # one long sequence: a contiguous split (genlab.text)
         return text.prepare_text(params, out_dir)
+    if params.source in ("pianoroll", "midi"):  # pieces of frames (genlab.music)
+        return music.prepare_music(params, out_dir)
     raw = sources.load(params)
     if raw.continuous and params.binarize != "none":
         raise GenlabError(f"data.binarize: {params.binarize!r} is for images; the {raw.name} data is continuous")
@@ -111,6 +114,12 @@ class Split:
     y: torch.Tensor | None
     x_grey: torch.Tensor | None = None  # dynamic binarisation: the grey training images
     x_int: torch.Tensor | None = None  # dequantisation: the integer training values
+    lengths: torch.Tensor | None = None  # music: frames per piece (x holds the pieces one after another)
+    codes: torch.Tensor | None = None  # music: each frame's chord (n_chords: not a training chord)
+
+    def model_input(self) -> torch.Tensor | tuple[torch.Tensor, ...]:
+        """What a model is given: the tensor x, or for music (x, codes, lengths)."""
+        return self.x if self.lengths is None else (self.x, self.codes.long(), self.lengths.long())
 
 
 @dataclass
@@ -137,6 +146,11 @@ class Prepared:
         """One long sequence of codes per split (text), not a set of examples."""
         return self.meta.get("kind") == "text"
 
+    @property
+    def music(self) -> bool:
+        """Pieces of piano-roll frames."""
+        return self.meta.get("kind") == "music"
+
 
 def _read_split(path: Path) -> Split:
     try:
@@ -146,7 +160,10 @@ def _read_split(path: Path) -> Split:
         raise GenlabError(f"{path}: cannot read prepared data ({exc}); run the preprocess stage") from None
     if "x" not in arrays:
         raise GenlabError(f"{path}: no array x; run the preprocess stage")
-    return Split(x=arrays["x"], y=arrays.get("y"), x_grey=arrays.get("x_grey"), x_int=arrays.get("x_int"))
+    return Split(
+        x=arrays["x"], y=arrays.get("y"), x_grey=arrays.get("x_grey"), x_int=arrays.get("x_int"),
+        lengths=arrays.get("lengths"), codes=arrays.get("codes"),
+    )
 
 
 def load_prepared(data_dir: str | Path, splits: tuple[str, ...] = SPLITS) -> Prepared:

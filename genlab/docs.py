@@ -84,10 +84,10 @@ def params_table() -> str:
 # Every key a metrics file can hold: (where it appears, what it means). The README's metrics
 # table is generated from this; tests/test_docs.py checks every committed metrics file against it.
 METRICS = {
-    "nll": ("likelihood", "negative log-likelihood of the test split, nats per example (text: per character): exact for the baselines; for the VAE the importance-weighted bound (Burda et al. 2015) with k = `iw_samples`, log-weights in float64 reduced with logsumexp"),
-    "nll_stderr": ("likelihood", "standard error of `nll` over the test examples"),
+    "nll": ("likelihood", "negative log-likelihood of the test split, nats per example (text: per character; music: per frame, every frame of every test piece, the first included): exact for the baselines; for the VAE the importance-weighted bound (Burda et al. 2015) with k = `iw_samples`, log-weights in float64 reduced with logsumexp"),
+    "nll_stderr": ("likelihood", "standard error of `nll` over the test examples (music: over test pieces, a ratio estimate)"),
     "bits_per_dim": ("likelihood", "`nll` / (D ln 2), D values per example; discrete data only"),
-    "n_test": ("likelihood", "test examples scored (text: test characters)"),
+    "n_test": ("likelihood", "test examples scored (text: test characters; music: test frames)"),
     "neg_elbo": ("likelihood", "VAE: the negative ELBO (the k = 1 bound), nats per example; always >= `nll`"),
     "recon": ("likelihood", "VAE: the reconstruction term -E_q[log p(x|z)] (averaged over the k draws)"),
     "kl": ("likelihood", "VAE: KL(q(z|x) || p(z)), analytic under N(0, I), a k-draw mean under the learnt prior; `neg_elbo = recon + kl`"),
@@ -126,6 +126,18 @@ METRICS = {
     "longest_copy": ("text", "mean over samples of the longest substring found verbatim in the training text, in characters"),
     "distinct_2": ("text", "distinct word bigrams over all word bigrams (Li et al. 2016), pooled over `distinct_2_samples` samples, or as many non-overlapping test windows for the real row: the same length of text"),
     "distinct_2_samples": ("text", "samples (real row: non-overlapping test windows) `distinct_2` pools: as many as fit in the test text, at most `n_samples`"),
+    "bits_per_frame": ("music", "`nll` / ln 2: bits per frame (a frame: which of the 88 keys sound at one time step)"),
+    "n_test_pieces": ("music", "test pieces scored"),
+    "unseen_rate": ("music", "share of test frames that are no chord of the training pieces (the chord models score them through the escape to a Bernoulli per key)"),
+    "polyphony": ("music", "mean number of sounding keys per frame"),
+    "pitch_class_tv": ("music", "total variation distance between the pitch-class histograms (12 bins, every sounding key of every frame) of the samples and of the test pieces; 0 = the same"),
+    "pitch_range": ("music", "mean over samples of the highest minus the lowest sounding pitch, semitones"),
+    "scale_consistency": ("music", "mean over samples of the largest share of sounding notes that fit one major (diatonic) scale (Mogren 2016)"),
+    "chord_copy_rate": ("music", "share of the samples' 4-frame windows found verbatim in the training pieces; read against the real row: far above it, copying"),
+    "oa_pitch_count": ("music", "Yang & Lerch (2018) overlap area of the distributions of distances within the test pieces and between samples and test pieces, feature: distinct pitches per piece; 1 = as close as test pieces are to each other"),
+    "oa_pitch_class_hist": ("music", "the same for the pitch-class histogram of each piece (Euclidean distance)"),
+    "n_pieces": ("music", "samples (real row: validation pieces) scored"),
+    "frames_compared": ("music", "per-piece features use the first this many frames of every sample and piece: the median test piece's length, or the samples' length if shorter"),
     "note": ("any", "why some metrics are missing (no labels, continuous values, text)"),
 }
 

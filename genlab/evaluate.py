@@ -11,7 +11,9 @@ from genlab import metrics as M
 from genlab.classifier import Classifier
 from genlab.data import Prepared
 from genlab.errors import GenlabError
-from genlab.models.base import GenerativeModel, SequenceModel, sequence_summary
+from genlab.models.base import GenerativeModel, MusicModel, SequenceModel, music_summary, sequence_summary
+from genlab.music import pieces_of
+from genlab.musicmetrics import music_sample_metrics
 from genlab.text import Vocab
 from genlab.textmetrics import text_sample_metrics
 
@@ -172,3 +174,35 @@ def evaluate_text_real(data: Prepared, n: int, length: int) -> dict:
     out = text_metrics(windows, data, distinct_rows=apart)
     out["oov_rate"] = data.meta["oov_rate"]["test"]
     return out
+
+
+# -- music -----------------------------------------------------------------------------
+def compared_frames(data: Prepared, length: int) -> int:
+    """The per-piece sample metrics compare the first this many frames of every piece and sample:
+    the median test piece's length, or the samples' length if shorter."""
+    return int(min(length, max(1, int(data.test.lengths.double().median().item()))))
+
+
+def music_metrics(pieces, data: Prepared, length: int) -> dict:
+    """The sample metrics of music (``genlab.musicmetrics``) of ``pieces`` against the test pieces
+    and, for copying, the training pieces."""
+    test = pieces_of(data.test.x.numpy(), data.test.lengths.numpy())
+    train = pieces_of(data.train.x.numpy(), data.train.lengths.numpy())
+    return music_sample_metrics(pieces, test, train, frames=compared_frames(data, length))
+
+
+@torch.no_grad()
+def evaluate_music_model(model: MusicModel, data: Prepared, samples: torch.Tensor) -> dict:
+    """Exact nats per frame over every test frame (the first of each piece included) and the
+    sample metrics of the model's samples."""
+    x, codes, lengths = data.test.model_input()
+    metrics = music_summary(model.frame_log_probs(x, codes, lengths).cpu(), lengths)
+    metrics["unseen_rate"] = data.meta["unseen_rate"]["test"]
+    metrics.update(music_metrics(samples.numpy(), data, samples.shape[1]))
+    return metrics
+
+
+def evaluate_music_real(data: Prepared, length: int) -> dict:
+    """The real row of music: the validation pieces scored as if they were samples (held-out
+    music against the test pieces: what a perfect model's samples would score)."""
+    return music_metrics(pieces_of(data.val.x.numpy(), data.val.lengths.numpy()), data, length)

@@ -1,4 +1,5 @@
-"""Samples and pictures from a trained model: the sample array, a grid, reconstructions, interpolations."""
+"""Samples and pictures from a trained model: the sample array, a grid, reconstructions, interpolations;
+for text a readable samples.txt, for music MIDI files, a piano-roll grid and WAV audio."""
 
 from __future__ import annotations
 
@@ -10,7 +11,8 @@ import torch
 from genlab.images import image_grid
 from genlab.io import atomic_file, write_npz
 from genlab.metrics import histogram
-from genlab.models.base import GenerativeModel, SequenceModel
+from genlab import midi
+from genlab.models.base import GenerativeModel, MusicModel, SequenceModel
 from genlab.text import Vocab
 
 
@@ -99,3 +101,32 @@ def generate_text(model: SequenceModel, meta: dict, params, generator: torch.Gen
             for i, s in enumerate(samples.numpy()):
                 fh.write(f"=== sample {i + 1} of {n} (temperature {params.temperature:g}) ===\n{shown}{vocab.decode(s)}\n\n")
     return {"n_samples": n, "files": ["samples.npz", "samples.txt", *write_figures(model, meta, out)]}
+
+
+N_AUDIO = 4  # samples rendered as WAV
+AUDIO_SECONDS = 30.0  # at most, each
+ROLLS_SHOWN = 16  # piano rolls in samples.png, at most
+
+
+@torch.no_grad()
+def generate_music(model: MusicModel, meta: dict, params, generator: torch.Generator, out: Path, chunk: int = 1000) -> dict:
+    """samples.npz (``x``: (n_samples, length, K) uint8 piano rolls), every sample as a MIDI file
+    (midi/sample_0001.mid, ...), samples.png (the first rolls' first 128 frames) and WAV audio of
+    the first few samples (audio/sample_0001.wav, ...; sine tones, at most 30 s each), played at
+    ``steps_per_beat`` frames per quarter note and 120 quarter notes a minute."""
+    n, steps = params.n_samples, int(meta.get("steps_per_beat", 1))
+    samples = torch.cat([
+        model.sample_pieces(min(chunk, n - i), params.length, generator, params.temperature).cpu()
+        for i in range(0, n, chunk)
+    ]).numpy()
+    write_npz(out / "samples.npz", x=samples)
+    (out / "midi").mkdir()
+    (out / "audio").mkdir()
+    width = len(str(n))
+    for i, roll in enumerate(samples, 1):
+        midi.write_midi(roll, out / "midi" / f"sample_{i:0{width}d}.mid", steps)
+    for i, roll in enumerate(samples[:N_AUDIO], 1):
+        midi.write_wav(out / "audio" / f"sample_{i:0{width}d}.wav", roll, steps, max_seconds=AUDIO_SECONDS)
+    shown = min(params.grid_size, ROLLS_SHOWN, n)
+    midi.pianoroll_grid(samples[:shown], ncol=min(4, shown)).save(out / "samples.png", format="png")
+    return {"n_samples": n, "files": ["samples.npz", f"midi/ ({n} files)", f"audio/ ({min(n, N_AUDIO)} files)", "samples.png"]}

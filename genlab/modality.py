@@ -39,7 +39,14 @@ TEXT = Modality(
     metrics=("likelihood", "text"),
     uses_classifier=False,
 )
-MODALITIES = {m.name: m for m in (IMAGES, CONTINUOUS, TEXT)}
+MUSIC = Modality(
+    "music",
+    "pieces of music as binary piano rolls: frames of 88 keys (MIDI pitches 21-108), pieces one after another",
+    discrete=True,
+    metrics=("likelihood", "music"),
+    uses_classifier=False,
+)
+MODALITIES = {m.name: m for m in (IMAGES, CONTINUOUS, TEXT, MUSIC)}
 
 
 def of(meta: dict) -> Modality:

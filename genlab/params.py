@@ -33,21 +33,22 @@ class ParamsError(GenlabError):
 
 
 class DataParams(Section):
-    source: Literal["digits", "idx", "npz", "imagefolder", "csv", "normal", "text"] = Field(
+    source: Literal["digits", "idx", "npz", "imagefolder", "csv", "normal", "text", "pianoroll", "midi"] = Field(
         "digits",
-        description="the reader: `digits`, `idx`, `npz`, `imagefolder`, `csv`, `normal` or `text` (see Bring your own data)",
+        description="the reader: `digits`, `idx`, `npz`, `imagefolder`, `csv`, `normal`, `text`, `pianoroll` or `midi` (see Bring your own data)",
     )
     path: str = Field(
         "data/raw", min_length=1,
-        description="the raw data's file or folder (`text`: a UTF-8 file, or a folder of `.txt` files); a dependency of `preprocess`",
+        description="the raw data's file or folder (`text`: a UTF-8 file, or a folder of `.txt` files; `pianoroll`: a JSON file; `midi`: a folder of MIDI files); a dependency of `preprocess`",
     )
     seed: int = Field(0, ge=0, description="seed of the split, binarisation, dequantisation and the normal source")
     val_fraction: float = Field(
-        0.1, gt=0, lt=1, description="validation share of the whole data set (`text`: the characters after the training text)"
+        0.1, gt=0, lt=1,
+        description="validation share of the whole data set (`text`: the characters after the training text; `midi`: of the files; `pianoroll`: ignored, the file has its split)",
     )
     test_fraction: float = Field(
         0.2, gt=0, lt=1,
-        description="test share of the whole data set; the two add to less than 1 (ignored by `idx`; `text`: the last characters)",
+        description="test share of the whole data set; the two add to less than 1 (ignored by `idx` and `pianoroll`; `text`: the last characters; `midi`: of the files)",
     )
     binarize: Literal["none", "static", "dynamic"] = Field(
         "none", description="`none`, `static` or `dynamic`: Bernoulli pixels from grey levels"
@@ -59,6 +60,11 @@ class DataParams(Section):
     x_key: Optional[str] = Field(None, description="`npz`: the images' array (default `x`, else `arr_0`)")
     y_key: Optional[str] = Field(None, description="`npz`: the labels' array (default `y`, else `arr_1`, else none)")
     label_column: Optional[str] = Field("label", description="`csv`: the label column (ignored if absent)")
+    steps_per_beat: int = Field(1, ge=1, le=96, description="music: frames per beat (a quarter note); `midi` quantises to it, MIDI and WAV output play at it")
+    out_of_range: Literal["error", "drop"] = Field(
+        "error", description="music: a pitch outside MIDI 21-108 (the 88 keys) stops `preprocess` naming the file (`error`) or is left out and counted (`drop`)"
+    )
+    skip_bad_files: bool = Field(False, description="`midi`: skip a file that cannot be read (listed in meta.json) instead of stopping")
     n: int = Field(100, ge=10, description="`normal`: how many values")
     mean: float = Field(0.0, description="`normal`: their mean")
     std: float = Field(1.0, gt=0, description="`normal`: their standard deviation")

@@ -71,8 +71,7 @@ def implementation(name: str, modality: str) -> type:
 
 
 def build(name: str, params, meta: dict):
-    cls = implementation(name, meta.get("kind", "images"))
-    return cls(params, tuple(meta["shape"]), meta["n_levels"])
+    return implementation(name, meta.get("kind", "images")).from_meta(params, meta)
 
 
 def save(model, name: str, meta: dict, path: str | Path) -> None:

@@ -16,6 +16,8 @@ COLUMNS = [
     "ks_statistic", "ks_pvalue", "wasserstein", "ks_pvalue_true", "n_generated",
     "bits_per_char", "perplexity", "novelty_char8", "novelty_char16", "novelty_word3", "longest_copy", "distinct_2",
     "oov_rate",
+    "bits_per_frame", "polyphony", "pitch_class_tv", "pitch_range", "scale_consistency", "chord_copy_rate",
+    "oa_pitch_count", "oa_pitch_class_hist", "unseen_rate",
 ]
 
 

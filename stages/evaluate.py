@@ -8,7 +8,11 @@ classes_covered) and memorisation against the train split in pixel space
 (nn_distance_ratio, exact_copy_rate); for continuous values, two-sample tests instead.
 For text: exact nats per character over the whole test text (nll, bits_per_char,
 perplexity, n_test, oov_rate) and the text sample metrics (novelty_char8, novelty_char16,
-novelty_word3, longest_copy, distinct_2). Writes metrics/models/<model>.json, or with --real
+novelty_word3, longest_copy, distinct_2). For music: exact nats per frame over every test
+frame, the first of each piece included (nll, nll_stderr, bits_per_frame, n_test frames,
+n_test_pieces, unseen_rate) and the music sample metrics (polyphony, pitch_class_tv,
+pitch_range, scale_consistency, chord_copy_rate, oa_pitch_count, oa_pitch_class_hist); its
+real row is the validation pieces scored as if they were samples. Writes metrics/models/<model>.json, or with --real
 metrics/real.json: the validation split scored as if it were samples (text: as many test
 windows as samples, of the same length), the reference every model is read against.
 """
@@ -16,7 +20,10 @@ windows as samples, of the same length), the reference every model is read again
 from genlab import cli, modality, registry, runtime
 from genlab.classifier import Classifier
 from genlab.data import load_prepared
-from genlab.evaluate import evaluate_model, evaluate_real, evaluate_text_model, evaluate_text_real, load_samples
+from genlab.evaluate import (
+    evaluate_model, evaluate_music_model, evaluate_music_real, evaluate_real, evaluate_text_model, evaluate_text_real,
+    load_samples,
+)
 from genlab.io import write_json
 from genlab.params import load_params
 
@@ -35,6 +42,8 @@ def main(args) -> None:
         path = REAL_METRICS
         if data.sequence:
             metrics = evaluate_text_real(data, params.generate.n_samples, params.generate.length)
+        elif data.music:
+            metrics = evaluate_music_real(data, params.generate.length)
         else:
             metrics = evaluate_real(data, classifier, params.evaluate)
     else:
@@ -43,6 +52,8 @@ def main(args) -> None:
         samples = load_samples(f"samples/{args.model}/samples.npz")
         if data.sequence:
             metrics = evaluate_text_model(model, data, samples["x"])
+        elif data.music:
+            metrics = evaluate_music_model(model, data, samples["x"])
         else:
             gen = runtime.generator(params.evaluate.seed, device)
             true_normal = (params.data.mean, params.data.std) if params.data.source == "normal" else None

@@ -7,12 +7,14 @@ has them reconstructions.png (test images above their reconstructions) and
 interpolation.png (decoded straight lines in the latent space). For text: samples.npz
 (`x`: the codes of `generate.n_samples` samples of `generate.length` characters, drawn at
 `generate.temperature` after `generate.prompt`) and samples.txt, readable; the Markov chain
-adds transitions.png, its transition matrix as a heatmap.
+adds transitions.png, its transition matrix as a heatmap. For music: samples.npz (`x`:
+`generate.n_samples` piano rolls of `generate.length` frames), midi/ (every sample as a MIDI
+file), samples.png (piano rolls) and audio/ (WAV files of the first samples, sine tones).
 """
 
 from genlab import cli, registry, runtime
 from genlab.data import load_prepared
-from genlab.generate import generate_outputs, generate_text
+from genlab.generate import generate_music, generate_outputs, generate_text
 from genlab.io import atomic_dir
 from genlab.params import load_params
 
@@ -26,6 +28,8 @@ def main(args) -> None:
     with atomic_dir(f"samples/{args.model}") as out:
         if data.sequence:
             info = generate_text(model, data.meta, params.generate, gen, out)
+        elif data.music:
+            info = generate_music(model, data.meta, params.generate, gen, out)
         else:
             info = generate_outputs(model, data.test.x, params.generate, gen, out)
     print(f"generate {args.model}: {info['n_samples']} samples; " + ", ".join(info["files"]))

@@ -1,4 +1,4 @@
-"""Load the data set, split it (seeded, stratified; text: contiguous) and store compact arrays.
+"""Load the data set, split it (seeded, stratified; text: contiguous; music: by piece) and store compact arrays.
 
 Reads the `data:` params; writes data/prepared/ (train.npz, val.npz, test.npz, meta.json).
 """
@@ -17,6 +17,11 @@ def main(args) -> None:
     if meta["kind"] == "text":
         oov = ", ".join(f"{k} {v:.3g}" for k, v in meta["oov_rate"].items())
         print(f"preprocess: text, {meta['n_levels']} symbols (unknown included); characters {counts}; oov_rate {oov}")
+    elif meta["kind"] == "music":
+        pieces = ", ".join(f"{k} {v}" for k, v in meta["pieces"].items())
+        extra = f"; {meta['dropped_notes']} notes out of range dropped" if meta["dropped_notes"] else ""
+        extra += f"; {len(meta['skipped_files'])} files skipped" if meta.get("skipped_files") else ""
+        print(f"preprocess: music, pieces {pieces}; frames {counts}; {meta['n_chords']} training chords{extra}")
     else:
         print(f"preprocess: {meta['source']} {tuple(meta['shape'])}, {meta['n_levels']} levels; {counts}")
 

@@ -34,7 +34,7 @@ def main(args) -> None:
     with atomic_dir(f"models/{args.model}") as out:
         fresh = fresh_training_data(data)  # dynamic binarisation, dequantisation
         try:
-            summary = train_model(model, data.train.x, data.val.x, live_dir=out / "live", fresh=fresh)
+            summary = train_model(model, data.train.model_input(), data.val.model_input(), live_dir=out / "live", fresh=fresh)
         except TooShort as exc:  # name the user's file
             raise GenlabError(f"{data.meta.get('path', DATA)}: {exc}") from None
         registry.save(model.cpu(), args.model, data.meta, out / registry.CHECKPOINT)

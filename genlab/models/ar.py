@@ -9,6 +9,14 @@ the section's cosine schedule, gradient clipping). The exact test likelihood sco
 symbol once with at least half a window of history (``log_prob_stream``). Sampling keeps a
 key-value cache (Transformer) or its recurrent state (GRU) within a window and, when the
 window is full, starts the next window from the last half window, as the likelihood is scored.
+
+Music (``MusicAR``): the same networks over frames. Each frame enters as its chord (an
+embedding per training chord, one for a frame training never saw) plus a linear map of its
+88 keys, so unseen and rare chords still say which notes sound; a window starts with a
+"piece starts here" or "earlier frames not shown" symbol. The output is a softmax over the
+training chords, mixed with the per-key Bernoulli escape (``genlab.music.ChordEscape``), so
+every frame of 2^88 has an exact probability; the loss is the cross-entropy of the frames'
+chords (frames that are no training chord are left out: their escape term is fixed).
 """
 
 from __future__ import annotations
@@ -22,7 +30,8 @@ from torch import nn
 
 from genlab.discrete import draw
 from genlab.errors import GenlabError, TooShort
-from genlab.models.base import SequenceModel
+from genlab.models.base import MusicModel, SequenceModel
+from genlab.music import ChordEscape, piece_starts
 from genlab.schema import GradientParams
 from genlab.train import check_finite, make_adam
 
@@ -68,21 +77,22 @@ class Block(nn.Module):
 class Transformer(nn.Module):
     """GPT-style: token and position embeddings, pre-norm blocks, a linear head."""
 
-    def __init__(self, vocab: int, p):
+    def __init__(self, vocab: int, p, n_inputs: int | None = None):
         super().__init__()
-        self.tok = nn.Embedding(vocab + 1, p.width)  # + the begin symbol
+        self.tok = nn.Embedding(n_inputs or vocab + 1, p.width)  # text: + the begin symbol
         self.pos = nn.Embedding(p.context, p.width)
         self.drop = nn.Dropout(p.dropout)
         self.blocks = nn.ModuleList(Block(p.width, p.heads, p.dropout) for _ in range(p.layers))
         self.ln = nn.LayerNorm(p.width)
         self.head = nn.Linear(p.width, vocab, bias=False)
 
-    def forward(self, tokens: torch.Tensor, state: list | None = None, cached: bool = False):
+    def forward(self, tokens: torch.Tensor, state: list | None = None, cached: bool = False, extra: torch.Tensor | None = None):
         """Logits (B, T, vocab) and the state: with ``cached``, a key-value cache of one window that
-        the next call (one new position) extends."""
+        the next call (one new position) extends. ``extra`` (B, T, width) is added to the input embedding."""
         start = 0 if state is None else state[0]["n"]
         pos = torch.arange(start, start + tokens.shape[1], device=tokens.device)
-        x = self.drop(self.tok(tokens) + self.pos(pos))
+        x = self.tok(tokens) + self.pos(pos)
+        x = self.drop(x if extra is None else x + extra)
         capacity = self.pos.num_embeddings if cached else 0
         caches = []
         for i, block in enumerate(self.blocks):
@@ -94,15 +104,16 @@ class Transformer(nn.Module):
 class Recurrent(nn.Module):
     """A GRU over embedded symbols, a linear head on its outputs."""
 
-    def __init__(self, vocab: int, p):
+    def __init__(self, vocab: int, p, n_inputs: int | None = None):
         super().__init__()
-        self.tok = nn.Embedding(vocab + 1, p.width)
+        self.tok = nn.Embedding(n_inputs or vocab + 1, p.width)
         self.rnn = nn.GRU(p.width, p.width, p.layers, batch_first=True, dropout=p.dropout if p.layers > 1 else 0.0)
         self.drop = nn.Dropout(p.dropout)
         self.head = nn.Linear(p.width, vocab)
 
-    def forward(self, tokens: torch.Tensor, state: torch.Tensor | None = None, cached: bool = False):
-        out, state = self.rnn(self.drop(self.tok(tokens)), state)
+    def forward(self, tokens: torch.Tensor, state: torch.Tensor | None = None, cached: bool = False, extra: torch.Tensor | None = None):
+        x = self.tok(tokens)
+        out, state = self.rnn(self.drop(x if extra is None else x + extra), state)
         return self.head(self.drop(out)), state
 
 
@@ -251,4 +262,148 @@ class AutoRegressive(SequenceModel):
         return out
 
 
-MODEL = AutoRegressive
+class MusicAR(MusicModel):
+    """Music: the Transformer or GRU over frames, a softmax over training chords with the Bernoulli escape."""
+
+    trains_by_gradient = True
+    Params = AutoRegressive.Params
+    IGNORE = -100
+
+    def __init__(self, params: "AutoRegressive.Params", shape, n_levels, n_chords: int = 0):
+        super().__init__(params, shape, n_levels, n_chords)
+        if params.arch == "transformer" and params.width % params.heads:
+            raise GenlabError(f"ar.heads: {params.heads} does not divide ar.width {params.width}")
+        V = self.n_chords
+        self.unseen, self.begin, self.resume = V, V + 1, V + 2  # input symbols besides the chords
+        self.net = NETS[params.arch](V, params, n_inputs=V + 3)
+        self.key_map = nn.Linear(self.keys, params.width, bias=False)
+        self.escape = ChordEscape(V, self.keys)
+        with torch.no_grad():  # never seen in training: its keys (key_map) say what it is
+            self.net.tok.weight[self.unseen].zero_()
+
+    # -- windows of frames ------------------------------------------------------------------
+    def windows(self, x, codes, first, at, valid):
+        """Network inputs and targets of windows (B, T): window b covers frames at[b] .. at[b] + valid[b] - 1
+        (global indices), ``first[b]``: it starts its piece. Returns (symbols, keys, targets)."""
+        T = self.params.context
+        i = torch.arange(T, device=x.device)
+        g = (at.unsqueeze(1) + i).clamp(max=len(x) - 1)
+        inside = i < valid.unsqueeze(1)
+        target = torch.where(inside, codes[g], self.IGNORE)
+        target = torch.where(target == self.unseen, self.IGNORE, target)
+        prev = (g - 1).clamp(min=0)
+        lead = torch.where(first, self.begin, self.resume).unsqueeze(1)
+        symbols = torch.where(i >= 1, codes[prev], lead)
+        keys = x[prev] * (i >= 1).unsqueeze(1).to(x.dtype)
+        return symbols, keys, target
+
+    def logits(self, symbols, keys, state=None, cached: bool = False):
+        return self.net(symbols, state, cached=cached, extra=self.key_map(keys.float()))
+
+    def loss(self, symbols, keys, target) -> torch.Tensor:
+        logits, _ = self.logits(symbols, keys)
+        total = F.cross_entropy(logits.reshape(-1, self.n_chords).float(), target.reshape(-1), ignore_index=self.IGNORE, reduction="sum")
+        return total / (target != self.IGNORE).sum().clamp(min=1)
+
+    def training_batches(self, train: tuple, val: tuple):
+        T = self.params.context
+        self.escape.fit(train[0].cpu(), train[1].cpu(), val[1].cpu())  # the escape mass, from the validation pieces
+        x, codes, lengths = (t.to(self.device) for t in train)
+        starts, n = piece_starts(lengths.cpu().numpy()), lengths.cpu().numpy()
+        base = [(s, o, m) for s, m in zip(starts.tolist(), n.tolist()) for o in range(0, m, T)]
+        piece_start = torch.tensor([b[0] for b in base], device=self.device)
+        offset = torch.tensor([b[1] for b in base], device=self.device)
+        length = torch.tensor([b[2] for b in base], device=self.device)
+
+        def cut(batch: tuple, generator: torch.Generator) -> tuple:
+            (w,) = batch  # fresh random offsets every epoch: window boundaries move
+            shift = torch.randint(0, T, (len(w),), generator=generator).to(w.device)
+            a = torch.minimum(offset[w] + shift, (length[w] - T).clamp(min=0))
+            return self.windows(x, codes, a == 0, piece_start[w] + a, (length[w] - a).clamp(max=T))
+
+        vx, vcodes, vlengths = (t.to(self.device) for t in val)
+        vstarts = torch.as_tensor(piece_starts(vlengths.cpu().numpy()), device=self.device)
+        v = [(s, o, m) for s, m in zip(vstarts.tolist(), vlengths.tolist()) for o in range(0, m, T)]
+        vs = torch.tensor([b[0] + b[1] for b in v], device=self.device)
+        vfirst = torch.tensor([b[1] == 0 for b in v], device=self.device)
+        vvalid = torch.tensor([min(T, b[2] - b[1]) for b in v], device=self.device)
+        return (torch.arange(len(base)),), self.windows(vx, vcodes, vfirst, vs, vvalid), cut
+
+    def finish_fit(self, train: tuple) -> dict:
+        return {"chords": self.n_chords, "escape": float(self.escape.escape)}
+
+    def make_optimizers(self) -> list[torch.optim.Optimizer]:
+        decayed: dict[bool, list] = {True: [], False: []}
+        for name, p in self.named_parameters():
+            decayed[p.dim() >= 2 and not name.startswith(("net.tok", "net.pos"))].append(p)
+        groups = [{"params": decayed[True]}, {"params": decayed[False], "weight_decay": 0.0}]
+        return [make_adam(groups, self.params, betas=(0.9, 0.99), decoupled=True)]
+
+    def train_step(self, batch: tuple, optimizers: list) -> dict[str, torch.Tensor]:
+        (opt,) = optimizers
+        loss = check_finite(self.loss(*batch))
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        if self.params.grad_clip:
+            nn.utils.clip_grad_norm_(self.parameters(), self.params.grad_clip)
+        opt.step()
+        return {"loss": loss.detach()}
+
+    # -- likelihood -------------------------------------------------------------------------
+    @torch.no_grad()
+    def frame_log_probs(self, x, codes, lengths, batch: int = 64) -> torch.Tensor:
+        """Every frame scored once: the first window of a piece from its start, later ones with at
+        least half a window of the frames before them."""
+        T, half = self.params.context, self.params.context // 2
+        x, codes = x.to(self.device), codes.long().to(self.device)
+        spans = []  # (global start of the window, first frame scored, end), frames relative to the piece
+        for s, n in zip(piece_starts(lengths.cpu().numpy()).tolist(), lengths.tolist()):
+            p = 0
+            while p < n:
+                a = max(0, p - half) if p else 0
+                spans.append((s, a, p, min(a + T, n)))
+                p = spans[-1][3]
+        chord = torch.zeros(len(x), dtype=torch.float64, device=self.device)
+        for i in range(0, len(spans), batch):
+            chunk = spans[i : i + batch]
+            at = torch.tensor([s + a for s, a, _, _ in chunk], device=self.device)
+            first = torch.tensor([a == 0 for _, a, _, _ in chunk], device=self.device)
+            valid = torch.tensor([q - a for _, a, _, q in chunk], device=self.device)
+            symbols, keys, _ = self.windows(x, codes, first, at, valid)
+            logits, _ = self.logits(symbols, keys)
+            logp = logits.double().log_softmax(-1)
+            for j, (s, a, p, q) in enumerate(chunk):
+                tgt = codes[s + p : s + q].clamp(max=self.n_chords - 1)
+                chord[s + p : s + q] = logp[j, p - a : q - a].gather(1, tgt.unsqueeze(1)).squeeze(1)
+        return self.escape.mix(chord.cpu(), x.cpu(), codes.cpu())
+
+    # -- sampling ---------------------------------------------------------------------------
+    @torch.no_grad()
+    def sample_pieces(self, n, length, generator, temperature: float = 1.0) -> torch.Tensor:
+        """Frame by frame, keeping the key-value cache (Transformer) or recurrent state (GRU) within
+        a window; a full window starts the next from its last half, as the likelihood is scored."""
+        T, half, dev = self.params.context, self.params.context // 2, self.device
+        out = torch.empty(n, length, self.keys, dtype=torch.uint8, device=dev)
+        out_codes = torch.empty(n, length, dtype=torch.long, device=dev)
+        symbols = torch.full((n, 1), self.begin, dtype=torch.long, device=dev)
+        logits, state = self.logits(symbols, torch.zeros(n, 1, self.keys, device=dev), cached=True)
+        filled = 1
+        escape = self.escape.to(dev)
+        for t in range(length):
+            frames, codes = escape.draw(logits[:, -1].double().log_softmax(-1), generator, temperature)
+            out[:, t], out_codes[:, t] = frames, codes
+            if t == length - 1:
+                break
+            if filled == T:  # the window is full: the next one starts from its last half
+                k = min(half, t + 1)
+                symbols = torch.cat([torch.full((n, 1), self.resume, dtype=torch.long, device=dev), out_codes[:, t + 1 - k : t + 1]], 1)
+                keys = torch.cat([torch.zeros(n, 1, self.keys, dtype=torch.uint8, device=dev), out[:, t + 1 - k : t + 1]], 1)
+                logits, state = self.logits(symbols, keys, cached=True)
+                filled = 1 + k
+            else:
+                logits, state = self.logits(codes.unsqueeze(1), frames.unsqueeze(1), state, cached=True)
+                filled += 1
+        return out.cpu()
+
+
+MODEL = (AutoRegressive, MusicAR)

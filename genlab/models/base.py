@@ -18,7 +18,8 @@ only what it does differently:
 
 Data arrive as tensors: uint8 images (N, C, H, W) with ``n_levels`` levels, or float64
 values (N, F) with ``n_levels == 0``. A model of sequences (text) subclasses
-``SequenceModel`` instead: its data are one long 1-D tensor of codes per split.
+``SequenceModel`` instead: its data are one long 1-D tensor of codes per split. A model of
+music subclasses ``MusicModel``: its data are pieces of piano-roll frames.
 """
 
 from __future__ import annotations
@@ -47,6 +48,11 @@ class GenerativeModel(Trainable):
         self.params = params
         self.shape = tuple(int(s) for s in shape)
         self.n_levels = int(n_levels)
+
+    @classmethod
+    def from_meta(cls, params: Section, meta: dict) -> "GenerativeModel":
+        """The model for prepared data described by ``meta`` (its ``meta.json``)."""
+        return cls(params, tuple(meta["shape"]), meta["n_levels"])
 
     @property
     def device(self) -> torch.device:
@@ -154,6 +160,51 @@ class SequenceModel(GenerativeModel):
             if h:
                 ctx = torch.cat([ctx[:, 1:], out[:, t : t + 1]], dim=1)
         return out
+
+
+class MusicModel(GenerativeModel):
+    """A model of pieces of music: binary piano rolls, frames of K keys (88: MIDI pitches 21-108).
+
+    Data arrive as (x, codes, lengths): every piece's frames one after another (F, K) uint8,
+    each frame's chord (its index among the training split's distinct frames, ``n_chords``
+    for one training never saw) and the frames per piece. A model gives every frame an exact
+    probability given the frames before it in its piece, normalised over all 2^K frames
+    (``frame_log_probs``), and draws pieces frame by frame (``sample_pieces``)."""
+
+    modalities = ("music",)
+
+    def __init__(self, params: Section, shape, n_levels, n_chords: int = 0):
+        super().__init__(params, shape, n_levels)
+        self.keys = self.shape[0]
+        self.n_chords = int(n_chords)
+
+    @classmethod
+    def from_meta(cls, params: Section, meta: dict) -> "MusicModel":
+        return cls(params, tuple(meta["shape"]), meta["n_levels"], meta.get("n_chords", 0))
+
+    def frame_log_probs(self, x: torch.Tensor, codes: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        """float64 (F,): log p(frame t | the frames before it in its piece), the first frame of every
+        piece included."""
+        raise NotImplementedError
+
+    def sample_pieces(self, n: int, length: int, generator: torch.Generator, temperature: float = 1.0) -> torch.Tensor:
+        """(n, length, K) uint8: pieces drawn frame by frame (``temperature`` sharpens or flattens
+        the model's choice at every frame; 1 is the model itself)."""
+        raise NotImplementedError
+
+
+def music_summary(log_probs: torch.Tensor, lengths: torch.Tensor) -> dict:
+    """Nats per frame over every frame of every piece, the first included; its standard error
+    over pieces (frames of one piece are not independent) and the counts."""
+    logp = log_probs.double()
+    per_piece = torch.stack([c.sum() for c in logp.split(lengths.long().tolist())])
+    frames = lengths.double()
+    nll = -logp.sum().item() / frames.sum().item()
+    # ratio estimator over pieces: the spread of the pieces' totals around nll * their lengths
+    resid = -per_piece - nll * frames
+    n = len(frames)
+    stderr = (resid.pow(2).sum() / (n - 1)).sqrt().item() * n ** 0.5 / frames.sum().item() if n > 1 else float("nan")
+    return {"nll": nll, "nll_stderr": stderr, "bits_per_frame": nll / math.log(2), "n_test": int(frames.sum().item()), "n_test_pieces": n}
 
 
 def sequence_summary(log_probs: torch.Tensor) -> dict:

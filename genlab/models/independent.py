@@ -1,8 +1,9 @@
 """Independent symbols: one categorical per pixel, the article's "probability distribution".
 
 Images: p(x) = prod_d theta_d[x_d]; text: p(x) = prod_t theta[x_t], one categorical over
-characters at every position. Fitted by counting with additive smoothing; the exact
-likelihood is on the same discrete scale as every other model.
+characters at every position; music: p(frame) = prod_k q_k^x_k (1 - q_k)^(1 - x_k), a
+Bernoulli per key, the same at every frame. Fitted by counting with additive smoothing; the
+exact likelihood is on the same discrete scale as every other model.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 import torch
 from pydantic import Field
 
-from genlab.models.base import GenerativeModel, SequenceModel
+from genlab.models.base import GenerativeModel, MusicModel, SequenceModel
 from genlab.discrete import draw, smoothed_log_probs
 from genlab.schema import Section
 
@@ -61,4 +62,33 @@ class IndependentText(SequenceModel):
         return self.log_probs.expand(len(context), -1)
 
 
-MODEL = (Independent, IndependentText)
+class IndependentMusic(MusicModel):
+    """Music: a Bernoulli per key, the same at every frame (pseudo-count ``smoothing`` per key and state)."""
+
+    trains_by_gradient = False
+    Params = Independent.Params
+
+    def __init__(self, params: "Independent.Params", shape, n_levels, n_chords: int = 0):
+        super().__init__(params, shape, n_levels, n_chords)
+        self.register_buffer("log_on", torch.zeros(self.keys, dtype=torch.float64))
+        self.register_buffer("log_off", torch.zeros(self.keys, dtype=torch.float64))
+
+    def fit(self, train: tuple, val: tuple) -> dict:
+        x = train[0]
+        q = (x.double().sum(0) + self.params.smoothing) / (len(x) + 2 * self.params.smoothing)
+        self.log_on.copy_(q.log())
+        self.log_off.copy_((-q).log1p())
+        return {}
+
+    def frame_log_probs(self, x, codes=None, lengths=None) -> torch.Tensor:
+        x = x.to(self.log_on.device).double()
+        return x @ self.log_on + (1 - x) @ self.log_off
+
+    @torch.no_grad()
+    def sample_pieces(self, n, length, generator, temperature: float = 1.0) -> torch.Tensor:
+        q = torch.sigmoid((self.log_on - self.log_off) / temperature)
+        u = torch.rand(n, length, self.keys, generator=generator, device=q.device, dtype=torch.float64)
+        return (u < q).to(torch.uint8)
+
+
+MODEL = (Independent, IndependentText, IndependentMusic)

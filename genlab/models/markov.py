@@ -11,6 +11,14 @@ characters before it), with interpolated modified Kneser-Ney smoothing or additi
 smoothing (``genlab.ngram``). Order 1 is the article's transition matrix
 p_ij = P(X_t+1 = j | X_t = i), drawn as ``transitions.png``; for a higher order the picture
 shows the training text's transition frequencies, which the chain refines with more history.
+
+Music (``MarkovMusic``): the article's transition matrix over chords. Every distinct frame
+of the training pieces is a state; P(chord_t | the ``order`` chords before it in its piece)
+is the same Kneser-Ney (or additive) estimator over chord codes, each piece led by a start
+symbol, so transitions back off to shorter histories and finally to the chords' unigram
+distribution. A frame that is no training chord escapes to the per-key Bernoulli
+(``genlab.music.ChordEscape``, escape mass estimated from the validation pieces), so every
+frame of 2^88 has an exact, finite probability and they sum to one.
 """
 
 from __future__ import annotations
@@ -24,7 +32,8 @@ from pydantic import Field
 
 from genlab.errors import GenlabError
 from genlab.images import heatmap
-from genlab.models.base import GenerativeModel, SequenceModel
+from genlab.models.base import GenerativeModel, MusicModel, SequenceModel
+from genlab.music import ChordEscape, piece_starts
 from genlab.ngram import NGram, fit_ngram
 from genlab.discrete import draw, smoothed_log_probs
 from genlab.schema import Section
@@ -40,18 +49,19 @@ class Markov(GenerativeModel):
             "previous", description="the state: `previous` pixel in raster order, or the `left_up` neighbours"
         )
         smoothing: float = Field(
-            0.5, gt=0, description="pseudo-count added to every transition count (images; text with `method: additive`)"
+            0.5, gt=0,
+            description="pseudo-count added to every transition count (images; text and music with `method: additive`) and to each key's counts (music's escape)",
         )
         order: int = Field(
             6, ge=1, le=16,
-            description="text: characters of history (1: the transition matrix P(X_t+1 = j | X_t = i)); chosen on validation",
+            description="text: characters of history (1: the transition matrix P(X_t+1 = j | X_t = i)); music: chords of history; chosen on validation",
         )
         method: Literal["kneser_ney", "additive"] = Field(
-            "kneser_ney", description="text: `kneser_ney` (interpolated, modified; Chen & Goodman 1999) or `additive`"
+            "kneser_ney", description="text and music: `kneser_ney` (interpolated, modified; Chen & Goodman 1999) or `additive`"
         )
         discount: Optional[float] = Field(
             None, gt=0, lt=1,
-            description="text, `kneser_ney`: one discount for every count and order; `null`: three per order estimated from the counts of counts",
+            description="text and music, `kneser_ney`: one discount for every count and order; `null`: three per order estimated from the counts of counts",
         )
 
     def __init__(self, params: "Markov.Params", shape, n_levels):
@@ -178,4 +188,90 @@ class MarkovText(SequenceModel):
         return {"transitions.png": heatmap(self.transition_matrix(), labels, title)}
 
 
-MODEL = (Markov, MarkovText)
+class MarkovMusic(MusicModel):
+    """Music: an order-``order`` chain over chords (``genlab.ngram`` over chord codes, a start symbol
+    before every piece), escaping to the per-key Bernoulli for frames that are no training chord."""
+
+    trains_by_gradient = False
+    Params = Markov.Params
+    PREFIX = "ngram_"
+    ROWS = 2**23  # probabilities computed at once (64 MiB of float64)
+
+    def __init__(self, params: "Markov.Params", shape, n_levels, n_chords: int = 0):
+        super().__init__(params, shape, n_levels, n_chords)
+        self.escape = ChordEscape(self.n_chords, self.keys)
+        self.unseen, self.start = self.n_chords, self.n_chords + 1  # the chain's extra symbols
+        self.chain: NGram | None = None
+
+    def _args(self) -> dict:
+        p = self.params
+        return {"vocab_size": self.n_chords + 2, "order": p.order + 1, "method": p.method, "discount": p.discount, "smoothing": p.smoothing}
+
+    def _set(self, tables: dict) -> None:
+        for key, value in tables.items():
+            self.register_buffer(self.PREFIX + key, torch.as_tensor(np.asarray(value)))
+        self.chain = NGram({k: np.asarray(v) for k, v in tables.items()}, **self._args())
+
+    def stream(self, codes: torch.Tensor, lengths: torch.Tensor) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(the pieces' chord codes, each led by the start symbol; where each frame is in it;
+        where its piece's start symbol is)."""
+        codes, lengths = codes.long().cpu().numpy(), lengths.long().cpu().numpy()
+        starts = piece_starts(lengths)
+        piece = np.repeat(np.arange(len(lengths)), lengths)
+        pos = np.arange(len(codes)) + piece + 1  # each piece shifted by the start symbols before it
+        lead = starts + np.arange(len(lengths))
+        s = np.empty(len(codes) + len(lengths), dtype=np.int64)
+        s[lead], s[pos] = self.start, codes
+        return s, pos, lead[piece]
+
+    def fit(self, train: tuple, val: tuple) -> dict:
+        x, codes, lengths = train
+        s, _, _ = self.stream(codes, lengths)
+        self._set(fit_ngram(s, **self._args()))
+        info = self.escape.fit(x, codes, val[1], self.params.smoothing)
+        return {"chords": self.n_chords, **info}
+
+    def load_state_dict(self, state_dict, strict: bool = True, assign: bool = False):
+        """The chain's tables are sized by the training pieces, so they are made here from the checkpoint."""
+        self._set({k[len(self.PREFIX):]: v.cpu() for k, v in state_dict.items() if k.startswith(self.PREFIX)})
+        return super().load_state_dict(state_dict, strict, assign)
+
+    def _chord_log_probs(self, contexts: np.ndarray) -> np.ndarray:
+        """log P(chord | context) over the training chords (rows: contexts), the chain's mass on its two
+        extra symbols (the unseen chord, the start symbol) taken out and the rest renormalised."""
+        lp = self.chain.next_log_probs(contexts)
+        extra = np.logaddexp(lp[:, self.unseen], lp[:, self.start])
+        return lp[:, : self.n_chords] - np.log1p(-np.exp(extra))[:, None]
+
+    def contexts(self, s: np.ndarray, pos: np.ndarray, lead: np.ndarray) -> np.ndarray:
+        h = self.params.order
+        idx = pos[:, None] - h + np.arange(h)
+        return np.where(idx >= lead[:, None], s[np.maximum(idx, 0)], -1)
+
+    @torch.no_grad()
+    def frame_log_probs(self, x, codes, lengths) -> torch.Tensor:
+        s, pos, lead = self.stream(codes, lengths)
+        ctx = self.contexts(s, pos, lead)
+        target = np.minimum(codes.long().cpu().numpy(), self.n_chords - 1)  # unseen frames: ignored by mix
+        rows = max(1, self.ROWS // (self.n_chords + 2))
+        chord = np.concatenate([
+            self._chord_log_probs(ctx[a : a + rows])[np.arange(len(ctx[a : a + rows])), target[a : a + rows]]
+            for a in range(0, len(ctx), rows)
+        ])
+        return self.escape.mix(torch.from_numpy(chord), x.cpu(), codes.cpu().long())
+
+    @torch.no_grad()
+    def sample_pieces(self, n, length, generator, temperature: float = 1.0) -> torch.Tensor:
+        h = self.params.order
+        ctx = np.full((n, h), -1, dtype=np.int64)
+        ctx[:, -1] = self.start
+        out = torch.empty(n, length, self.keys, dtype=torch.uint8)
+        for t in range(length):
+            lp = torch.from_numpy(self._chord_log_probs(ctx))
+            frames, codes = self.escape.draw(lp, generator, temperature)
+            out[:, t] = frames
+            ctx = np.concatenate([ctx[:, 1:], codes.numpy()[:, None]], axis=1)
+        return out
+
+
+MODEL = (Markov, MarkovText, MarkovMusic)
