@@ -6,7 +6,7 @@ BIN    := $(CURDIR)/$(VENV)/bin
 STAMP  := $(VENV)/.installed
 RUN    := PATH="$(BIN):$$PATH"
 
-.PHONY: install repro test test-fast bench bench-mnist bench-8bit bench-text clean-venv
+.PHONY: install repro test test-fast bench bench-mnist bench-8bit bench-text bench-music clean-venv
 
 install: $(STAMP)
 
@@ -36,6 +36,9 @@ bench-8bit: install
 
 bench-text: install
 	$(RUN) python -m bench.text
+
+bench-music: install
+	$(RUN) python -m bench.music
 
 clean-venv:
 	rm -rf $(VENV)

@@ -30,3 +30,23 @@ def test_text_sweep_marks_the_validation_minimum(tmp_path):
     vals = [float(r[2].split()[0]) for r in rows]
     assert sum("(best)" in r[2] for r in rows) == 1 and "(best)" in rows[vals.index(min(vals))][2]
     assert (tmp_path / "sweep.md").read_text().startswith("| markov.order |")
+
+
+def test_music_sweep_marks_the_validation_minimum(tmp_path):
+    """`make bench-music`'s chord-chain sweep on a small JSON of pieces: one row per order, the best
+    validation nll marked."""
+    import json
+
+    from bench.music import ORDERS, sweep
+    from genlab.data import prepare
+    from genlab.params import DataParams
+
+    chords = [[60, 64, 67], [62, 65, 69], [55, 59, 62], [57, 60, 64]]
+    piece = lambda k: [chords[(i * k) % 4] for i in range(12)]  # noqa: E731
+    (tmp_path / "m.json").write_text(json.dumps({"train": [piece(k) for k in (1, 2, 3)], "valid": [piece(1)], "test": [piece(3)]}))
+    (tmp_path / "params.yaml").write_text("models: [markov]\n")
+    prepare(DataParams(source="pianoroll", path=str(tmp_path / "m.json")), tmp_path / "data" / "prepared")
+    rows = [line.split(" | ") for line in sweep(tmp_path, "params.yaml").splitlines()[2:]]
+    assert len(rows) == len(ORDERS)
+    vals = [float(r[1].split()[0]) for r in rows]
+    assert sum("(best)" in r[1] for r in rows) == 1 and "(best)" in rows[vals.index(min(vals))][1]
