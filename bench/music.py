@@ -27,7 +27,7 @@ from genlab.models.base import music_summary  # noqa: E402
 from genlab.params import load_params  # noqa: E402
 
 HERE = ROOT / "bench" / "music"
-ORDERS = range(1, 9)  # markov.order: chords of history
+ORDERS = range(1, 13)  # markov.order: chords of history
 
 
 def sweep(folder: Path, params_file: str) -> str:
