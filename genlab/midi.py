@@ -19,7 +19,7 @@ import numpy as np
 from genlab.errors import GenlabError
 from genlab.io import atomic_file
 
-if TYPE_CHECKING:  # imported where used: genlab imports without pretty_midi (not in requirements.txt)
+if TYPE_CHECKING:  # imported where used: importing genlab does not load pretty_midi
     import pretty_midi
     from PIL import Image
 
@@ -28,6 +28,7 @@ KEYS = 88  # key 87 is MIDI pitch 108 (C8)
 RESOLUTION = 480  # ticks per quarter note of the files written here
 VELOCITY = 80  # of every note written
 OUT_OF_RANGE = ("error", "drop")
+MAX_FRAMES = 2**20  # frames of one piece read from a file (92 MB as a roll): more is a corrupt file
 
 _NAMES = ("C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B")
 
@@ -109,6 +110,11 @@ def read_midi(path: str | Path, steps_per_beat: int = 1, out_of_range: str = "er
     starts = np.array([round(pm.time_to_tick(note.start) * scale) for note in kept], dtype=np.int64)
     ends = np.array([round(pm.time_to_tick(note.end) * scale) for note in kept], dtype=np.int64)
     ends = np.maximum(ends, starts + 1)
+    if ends.max() > MAX_FRAMES:
+        raise MusicError(
+            f"{path}: a note ends at frame {int(ends.max()):,}, past the {MAX_FRAMES:,} frames genlab reads from one "
+            f"file (corrupt, or lower data.steps_per_beat)"
+        )
     roll = np.zeros((int(ends.max()), KEYS), dtype=np.uint8)
     for note, start, end in zip(kept, starts, ends):
         roll[start:end, note.pitch - LOWEST] = 1

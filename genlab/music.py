@@ -74,8 +74,11 @@ def read_pianoroll_json(path: str | Path, out_of_range: str = "error") -> tuple[
     path = Path(path)
     if not path.is_file():
         raise MusicError(f"{path}: no such file" + (" (a folder: data.source midi reads folders)" if path.is_dir() else ""))
+    def no_constants(name):
+        raise ValueError(f"{name} is not a number JSON allows")
+
     try:
-        raw = json.loads(path.read_bytes())
+        raw = json.loads(path.read_bytes(), parse_constant=no_constants)
     except (OSError, ValueError) as exc:
         raise MusicError(f"{path}: not a JSON file ({str(exc).splitlines()[0]})") from None
     if not isinstance(raw, dict):
@@ -227,6 +230,8 @@ class ChordEscape(torch.nn.Module):
         return len(self.chords)
 
     def fit(self, x: torch.Tensor, codes: torch.Tensor, val_codes: torch.Tensor, smoothing: float = 0.5) -> dict:
+        dev = self.chords.device
+        x, codes, val_codes = x.to(dev), codes.to(dev), val_codes.to(dev)
         seen = codes < self.n_chords
         self.chords[codes[seen]] = x[seen].to(torch.uint8)
         on = x.double().sum(0)
@@ -239,13 +244,14 @@ class ChordEscape(torch.nn.Module):
 
     def bernoulli(self, x: torch.Tensor) -> torch.Tensor:
         """log prod_k q_k^x_k (1 - q_k)^(1 - x_k) of frames (F, K), float64."""
-        x = x.double()
+        x = x.to(self.log_on.device).double()
         return x @ self.log_on + (1 - x) @ self.log_off
 
     def mix(self, chord_log_prob: torch.Tensor, x: torch.Tensor, codes: torch.Tensor) -> torch.Tensor:
         """log p(frame) from log P(chord | before) of each frame's own chord (ignored where the
         frame is no training chord)."""
-        e = self.escape
+        e, dev = self.escape, self.escape.device
+        chord_log_prob, x, codes = chord_log_prob.to(dev), x.to(dev), codes.to(dev)
         known = codes < self.n_chords
         chord = torch.where(known, chord_log_prob.double() + torch.log1p(-e), torch.full_like(chord_log_prob, -torch.inf, dtype=torch.float64))
         return torch.logaddexp(chord, self.bernoulli(x) + e.log())

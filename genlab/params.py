@@ -64,7 +64,7 @@ class DataParams(Section):
     out_of_range: Literal["error", "drop"] = Field(
         "error", description="music: a pitch outside MIDI 21-108 (the 88 keys) stops `preprocess` naming the file (`error`) or is left out and counted (`drop`)"
     )
-    skip_bad_files: bool = Field(False, description="`midi`: skip a file that cannot be read (listed in meta.json) instead of stopping")
+    skip_bad_files: bool = Field(False, description="`midi`: skip a file that cannot be used (unreadable, no notes, a pitch out of range under `error`; listed in meta.json) instead of stopping")
     n: int = Field(100, ge=10, description="`normal`: how many values")
     mean: float = Field(0.0, description="`normal`: their mean")
     std: float = Field(1.0, gt=0, description="`normal`: their standard deviation")

@@ -17,7 +17,7 @@ from genlab.music import chord_codes, chord_table, pieces_of, read_pianoroll_jso
 from genlab.params import DataParams, parse_params
 
 MODELS = ["independent", "markov", "ar"]
-TINY_AR = {"arch": "gru", "width": 16, "layers": 1, "context": 8, "epochs": 2, "batch_size": 4}
+TINY_AR = {"arch": "gru", "width": 16, "layers": 1, "context": 4, "epochs": 2, "batch_size": 4}
 
 
 def write_json(path, data):
@@ -139,10 +139,12 @@ def toy_meta_and_data(rng, keys=4):
     return frames, table, meta, inputs(pieces["train"]), inputs(pieces["val"]), inputs
 
 
-@pytest.mark.parametrize("name", MODELS)
-def test_all_frames_of_a_toy_roll_sum_to_one(name, tmp_path):
+@pytest.mark.parametrize("name, arch", [("independent", None), ("markov", None), ("ar", "gru"), ("ar", "transformer")])
+def test_all_frames_of_a_toy_roll_sum_to_one(name, arch, tmp_path):
+    """After histories of 0 to 9 frames: longer than ar.context (4), so ar's later windows count too."""
     frames, table, meta, train, val, inputs = toy_meta_and_data(np.random.default_rng(0))
-    p = parse_params({"ar": TINY_AR, "markov": {"order": 2}}, models=[name]).model_params(name)
+    ar = {**TINY_AR, "arch": arch or "gru", "heads": 2}
+    p = parse_params({"ar": ar, "markov": {"order": 2}}, models=[name]).model_params(name)
     model = registry.build(name, p, meta)
     if model.trains_by_gradient:
         from genlab.train import train_model
@@ -150,7 +152,8 @@ def test_all_frames_of_a_toy_roll_sum_to_one(name, tmp_path):
     else:
         model.fit(train, val)
     model.eval()
-    for prefix in ([], [frames[3]], [frames[3], frames[15]], [frames[6], frames[9], frames[12]]):  # frames[15]: unseen
+    long = [frames[i] for i in (6, 9, 12, 3, 15, 1, 6, 9)]
+    for prefix in ([], [frames[3]], [frames[3], frames[15]], [frames[6], frames[9], frames[12]], long, long + [frames[0]]):  # 15, 0: unseen
         candidates = [np.array(prefix + [f], dtype=np.uint8).reshape(-1, 4) for f in frames]
         x, codes, lengths = inputs(candidates)
         lp = model.frame_log_probs(x, codes, lengths).reshape(16, -1)[:, -1]
@@ -158,6 +161,34 @@ def test_all_frames_of_a_toy_roll_sum_to_one(name, tmp_path):
         assert abs(lp.exp().sum().item() - 1) < 1e-9, (name, len(prefix), lp.exp().sum().item())
         if prefix:  # the earlier frames are scored the same whatever comes next
             assert torch.allclose(model.frame_log_probs(x, codes, lengths).reshape(16, -1)[:, :-1], model.frame_log_probs(x, codes, lengths).reshape(16, -1)[:1, :-1].expand(16, -1))
+
+
+def test_the_chord_chain_does_not_depend_on_the_order_of_the_training_pieces():
+    rng = np.random.default_rng(3)
+    frames, table, meta, train, val, inputs = toy_meta_and_data(rng)
+    x, codes, lengths = train
+    pieces = [(x[a : a + n], codes[a : a + n]) for a, n in zip(np.cumsum([0, *lengths.tolist()[:-1]]), lengths.tolist())]
+    order = rng.permutation(len(pieces))
+    shuffled = (torch.cat([pieces[i][0] for i in order]), torch.cat([pieces[i][1] for i in order]), lengths[order])
+    test = inputs([frames[[1, 3, 6, 9, 12, 3, 1]], frames[[12, 9, 6]]])
+    out = []
+    for data in (train, shuffled):
+        model = registry.build("markov", parse_params({"markov": {"order": 3}}, models=["markov"]).markov, meta)
+        model.fit(data, val)
+        out.append(model.frame_log_probs(*test))
+    assert torch.allclose(out[0], out[1], rtol=0, atol=1e-12)
+
+
+def test_json_constants_and_overlong_midi_files_are_one_line(tmp_path, monkeypatch):
+    (tmp_path / "nan.json").write_text('{"train": [[[NaN]]], "valid": [[[60]]], "test": [[[60]]]}')
+    with pytest.raises(MusicError, match="nan.json: not a JSON file .*NaN is not a number JSON allows"):
+        read_pianoroll_json(tmp_path / "nan.json")
+    import genlab.midi
+
+    folder = midi_folder(tmp_path / "midi", n=1)
+    monkeypatch.setattr(genlab.midi, "MAX_FRAMES", 5)
+    with pytest.raises(MusicError, match="p0.mid: a note ends at frame 12, past the 5 frames"):
+        genlab.midi.read_midi(folder / "p0.mid")
 
 
 def chain_rolls(P, start, n_pieces, length, rng, chords):

@@ -282,13 +282,16 @@ class MusicAR(MusicModel):
             self.net.tok.weight[self.unseen].zero_()
 
     # -- windows of frames ------------------------------------------------------------------
-    def windows(self, x, codes, first, at, valid):
+    def windows(self, x, codes, first, at, valid, scored=None):
         """Network inputs and targets of windows (B, T): window b covers frames at[b] .. at[b] + valid[b] - 1
-        (global indices), ``first[b]``: it starts its piece. Returns (symbols, keys, targets)."""
+        (global indices), ``first[b]``: it starts its piece; targets before position ``scored[b]``
+        are left out (history only). Returns (symbols, keys, targets)."""
         T = self.params.context
         i = torch.arange(T, device=x.device)
         g = (at.unsqueeze(1) + i).clamp(max=len(x) - 1)
         inside = i < valid.unsqueeze(1)
+        if scored is not None:
+            inside &= i >= scored.unsqueeze(1)
         target = torch.where(inside, codes[g], self.IGNORE)
         target = torch.where(target == self.unseen, self.IGNORE, target)
         prev = (g - 1).clamp(min=0)
@@ -310,7 +313,9 @@ class MusicAR(MusicModel):
         self.escape.fit(train[0].cpu(), train[1].cpu(), val[1].cpu())  # the escape mass, from the validation pieces
         x, codes, lengths = (t.to(self.device) for t in train)
         starts, n = piece_starts(lengths.cpu().numpy()), lengths.cpu().numpy()
-        base = [(s, o, m) for s, m in zip(starts.tolist(), n.tolist()) for o in range(0, m, T)]
+        # window grids that tile each piece, moved left by a fresh shift every epoch: the first
+        # window of a piece always starts at its opening, as every piece is scored
+        base = [(s, o, m) for s, m in zip(starts.tolist(), n.tolist()) for o in (range(0, m + T - 1, T) if m > T else (0,))]
         piece_start = torch.tensor([b[0] for b in base], device=self.device)
         offset = torch.tensor([b[1] for b in base], device=self.device)
         length = torch.tensor([b[2] for b in base], device=self.device)
@@ -318,16 +323,48 @@ class MusicAR(MusicModel):
         def cut(batch: tuple, generator: torch.Generator) -> tuple:
             (w,) = batch  # fresh random offsets every epoch: window boundaries move
             shift = torch.randint(0, T, (len(w),), generator=generator).to(w.device)
-            a = torch.minimum(offset[w] + shift, (length[w] - T).clamp(min=0))
+            a = torch.minimum((offset[w] - shift).clamp(min=0), (length[w] - T).clamp(min=0))
             return self.windows(x, codes, a == 0, piece_start[w] + a, (length[w] - a).clamp(max=T))
 
         vx, vcodes, vlengths = (t.to(self.device) for t in val)
-        vstarts = torch.as_tensor(piece_starts(vlengths.cpu().numpy()), device=self.device)
-        v = [(s, o, m) for s, m in zip(vstarts.tolist(), vlengths.tolist()) for o in range(0, m, T)]
-        vs = torch.tensor([b[0] + b[1] for b in v], device=self.device)
-        vfirst = torch.tensor([b[1] == 0 for b in v], device=self.device)
-        vvalid = torch.tensor([min(T, b[2] - b[1]) for b in v], device=self.device)
-        return (torch.arange(len(base)),), self.windows(vx, vcodes, vfirst, vs, vvalid), cut
+        return (torch.arange(len(base)),), self.scoring_windows(vx, vcodes, vlengths), cut
+
+    def spans(self, lengths) -> list[tuple[int, int, int, int]]:
+        """How every frame is scored once: windows (piece start, window start, first frame scored,
+        end), frames relative to the piece; the first window of a piece from its opening, later
+        ones with at least half a window of the frames before them."""
+        T, half = self.params.context, self.params.context // 2
+        out = []
+        for s, n in zip(piece_starts(lengths.cpu().numpy()).tolist(), lengths.tolist()):
+            p = 0
+            while p < n:
+                a = max(0, p - half) if p else 0
+                out.append((s, a, p, min(a + T, n)))
+                p = out[-1][3]
+        return out
+
+    def scoring_windows(self, x, codes, lengths) -> tuple[torch.Tensor, ...]:
+        """(symbols, keys, targets) of the windows ``spans`` scores with, the history-only targets left out."""
+        spans = self.spans(lengths)
+        dev = x.device
+        at = torch.tensor([s + a for s, a, _, _ in spans], device=dev)
+        first = torch.tensor([a == 0 for _, a, _, _ in spans], device=dev)
+        valid = torch.tensor([q - a for _, a, _, q in spans], device=dev)
+        scored = torch.tensor([p - a for _, a, p, _ in spans], device=dev)
+        return self.windows(x, codes.long(), first, at, valid, scored)
+
+    @torch.no_grad()
+    def validation_score(self, val: tuple, epoch: int) -> float:
+        """Nats per scored validation frame of its chord (the escape's part is fixed), every frame
+        scored once as the test pieces are."""
+        self.eval()
+        total, count = 0.0, 0
+        for i in range(0, len(val[0]), 4 * self.params.batch_size):
+            symbols, keys, target = (t[i : i + 4 * self.params.batch_size] for t in val)
+            logits, _ = self.logits(symbols, keys)
+            total += F.cross_entropy(logits.reshape(-1, self.n_chords).double(), target.reshape(-1), ignore_index=self.IGNORE, reduction="sum").item()
+            count += int((target != self.IGNORE).sum())
+        return total / max(count, 1)
 
     def finish_fit(self, train: tuple) -> dict:
         return {"chords": self.n_chords, "escape": float(self.escape.escape)}
@@ -352,30 +389,19 @@ class MusicAR(MusicModel):
     # -- likelihood -------------------------------------------------------------------------
     @torch.no_grad()
     def frame_log_probs(self, x, codes, lengths, batch: int = 64) -> torch.Tensor:
-        """Every frame scored once: the first window of a piece from its start, later ones with at
-        least half a window of the frames before them."""
-        T, half = self.params.context, self.params.context // 2
+        """Every frame scored once (``spans``): the first window of a piece from its opening, later
+        ones with at least half a window of the frames before them."""
         x, codes = x.to(self.device), codes.long().to(self.device)
-        spans = []  # (global start of the window, first frame scored, end), frames relative to the piece
-        for s, n in zip(piece_starts(lengths.cpu().numpy()).tolist(), lengths.tolist()):
-            p = 0
-            while p < n:
-                a = max(0, p - half) if p else 0
-                spans.append((s, a, p, min(a + T, n)))
-                p = spans[-1][3]
+        spans = self.spans(lengths)
+        symbols, keys, _ = self.scoring_windows(x, codes, lengths)
         chord = torch.zeros(len(x), dtype=torch.float64, device=self.device)
         for i in range(0, len(spans), batch):
-            chunk = spans[i : i + batch]
-            at = torch.tensor([s + a for s, a, _, _ in chunk], device=self.device)
-            first = torch.tensor([a == 0 for _, a, _, _ in chunk], device=self.device)
-            valid = torch.tensor([q - a for _, a, _, q in chunk], device=self.device)
-            symbols, keys, _ = self.windows(x, codes, first, at, valid)
-            logits, _ = self.logits(symbols, keys)
+            logits, _ = self.logits(symbols[i : i + batch], keys[i : i + batch])
             logp = logits.double().log_softmax(-1)
-            for j, (s, a, p, q) in enumerate(chunk):
-                tgt = codes[s + p : s + q].clamp(max=self.n_chords - 1)
+            for j, (s, a, p, q) in enumerate(spans[i : i + batch]):
+                tgt = codes[s + p : s + q].clamp(max=self.n_chords - 1)  # unseen frames: ignored by mix
                 chord[s + p : s + q] = logp[j, p - a : q - a].gather(1, tgt.unsqueeze(1)).squeeze(1)
-        return self.escape.mix(chord.cpu(), x.cpu(), codes.cpu())
+        return self.escape.mix(chord, x, codes).cpu()
 
     # -- sampling ---------------------------------------------------------------------------
     @torch.no_grad()

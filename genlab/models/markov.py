@@ -14,8 +14,8 @@ shows the training text's transition frequencies, which the chain refines with m
 
 Music (``MarkovMusic``): the article's transition matrix over chords. Every distinct frame
 of the training pieces is a state; P(chord_t | the ``order`` chords before it in its piece)
-is the same Kneser-Ney (or additive) estimator over chord codes, each piece led by a start
-symbol, so transitions back off to shorter histories and finally to the chords' unigram
+is the same Kneser-Ney (or additive) estimator over chord codes, each piece led by ``order``
+start symbols (so no counted n-gram spans two pieces), so transitions back off to shorter histories and finally to the chords' unigram
 distribution. A frame that is no training chord escapes to the per-key Bernoulli
 (``genlab.music.ChordEscape``, escape mass estimated from the validation pieces), so every
 frame of 2^88 has an exact, finite probability and they sum to one.
@@ -33,7 +33,7 @@ from pydantic import Field
 from genlab.errors import GenlabError
 from genlab.images import heatmap
 from genlab.models.base import GenerativeModel, MusicModel, SequenceModel
-from genlab.music import ChordEscape, piece_starts
+from genlab.music import ChordEscape
 from genlab.ngram import NGram, fit_ngram
 from genlab.discrete import draw, smoothed_log_probs
 from genlab.schema import Section
@@ -212,21 +212,21 @@ class MarkovMusic(MusicModel):
             self.register_buffer(self.PREFIX + key, torch.as_tensor(np.asarray(value)))
         self.chain = NGram({k: np.asarray(v) for k, v in tables.items()}, **self._args())
 
-    def stream(self, codes: torch.Tensor, lengths: torch.Tensor) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(the pieces' chord codes, each led by the start symbol; where each frame is in it;
-        where its piece's start symbol is)."""
+    def stream(self, codes: torch.Tensor, lengths: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
+        """(the pieces' chord codes, each led by ``order`` start symbols and the last one followed by
+        as many; where each frame is in it). No n-gram of the chain's order holds chords of two
+        pieces, so the chain does not depend on the order of the pieces."""
+        h = self.params.order
         codes, lengths = codes.long().cpu().numpy(), lengths.long().cpu().numpy()
-        starts = piece_starts(lengths)
         piece = np.repeat(np.arange(len(lengths)), lengths)
-        pos = np.arange(len(codes)) + piece + 1  # each piece shifted by the start symbols before it
-        lead = starts + np.arange(len(lengths))
-        s = np.empty(len(codes) + len(lengths), dtype=np.int64)
-        s[lead], s[pos] = self.start, codes
-        return s, pos, lead[piece]
+        pos = np.arange(len(codes)) + (piece + 1) * h  # each frame shifted by the start symbols before it
+        s = np.full(len(codes) + (len(lengths) + 1) * h, self.start, dtype=np.int64)
+        s[pos] = codes
+        return s, pos
 
     def fit(self, train: tuple, val: tuple) -> dict:
         x, codes, lengths = train
-        s, _, _ = self.stream(codes, lengths)
+        s, _ = self.stream(codes, lengths)
         self._set(fit_ngram(s, **self._args()))
         info = self.escape.fit(x, codes, val[1], self.params.smoothing)
         return {"chords": self.n_chords, **info}
@@ -243,34 +243,31 @@ class MarkovMusic(MusicModel):
         extra = np.logaddexp(lp[:, self.unseen], lp[:, self.start])
         return lp[:, : self.n_chords] - np.log1p(-np.exp(extra))[:, None]
 
-    def contexts(self, s: np.ndarray, pos: np.ndarray, lead: np.ndarray) -> np.ndarray:
-        h = self.params.order
-        idx = pos[:, None] - h + np.arange(h)
-        return np.where(idx >= lead[:, None], s[np.maximum(idx, 0)], -1)
+    def contexts(self, s: np.ndarray, pos: np.ndarray) -> np.ndarray:
+        """The ``order`` symbols before each frame: its piece's start symbols, then its chords."""
+        return s[pos[:, None] - self.params.order + np.arange(self.params.order)]
 
     @torch.no_grad()
     def frame_log_probs(self, x, codes, lengths) -> torch.Tensor:
-        s, pos, lead = self.stream(codes, lengths)
-        ctx = self.contexts(s, pos, lead)
+        s, pos = self.stream(codes, lengths)
+        ctx = self.contexts(s, pos)
         target = np.minimum(codes.long().cpu().numpy(), self.n_chords - 1)  # unseen frames: ignored by mix
         rows = max(1, self.ROWS // (self.n_chords + 2))
         chord = np.concatenate([
             self._chord_log_probs(ctx[a : a + rows])[np.arange(len(ctx[a : a + rows])), target[a : a + rows]]
             for a in range(0, len(ctx), rows)
         ])
-        return self.escape.mix(torch.from_numpy(chord), x.cpu(), codes.cpu().long())
+        return self.escape.mix(torch.from_numpy(chord), x, codes.long()).cpu()
 
     @torch.no_grad()
     def sample_pieces(self, n, length, generator, temperature: float = 1.0) -> torch.Tensor:
-        h = self.params.order
-        ctx = np.full((n, h), -1, dtype=np.int64)
-        ctx[:, -1] = self.start
+        ctx = np.full((n, self.params.order), self.start, dtype=np.int64)
         out = torch.empty(n, length, self.keys, dtype=torch.uint8)
         for t in range(length):
-            lp = torch.from_numpy(self._chord_log_probs(ctx))
+            lp = torch.from_numpy(self._chord_log_probs(ctx)).to(self.escape.escape.device)
             frames, codes = self.escape.draw(lp, generator, temperature)
-            out[:, t] = frames
-            ctx = np.concatenate([ctx[:, 1:], codes.numpy()[:, None]], axis=1)
+            out[:, t] = frames.cpu()
+            ctx = np.concatenate([ctx[:, 1:], codes.cpu().numpy()[:, None]], axis=1)
         return out
 
 
