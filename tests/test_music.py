@@ -263,3 +263,33 @@ def test_models_that_do_not_fit_music_say_so():
     from genlab.errors import GenlabError
     with pytest.raises(GenlabError, match="gan: models images, not music data"):
         registry.build("gan", parse_params({}, models=["gan"]).gan, {"kind": "music", "shape": [88], "n_levels": 2, "n_chords": 3})
+
+
+@pytest.mark.parametrize("name, arch", [("markov", None), ("ar", "gru"), ("ar", "transformer")])
+def test_sampling_draws_from_the_distribution_the_likelihood_scores(name, arch, tmp_path, monkeypatch):
+    """Every frame drawn while sampling (through the window restarts of `ar`: 12 frames, context 4)
+    has exactly the probability `frame_log_probs` gives it afterwards."""
+    from genlab.music import ChordEscape
+
+    frames, table, meta, train, val, inputs = toy_meta_and_data(np.random.default_rng(4))
+    p = parse_params({"ar": {**TINY_AR, "arch": arch or "gru", "heads": 2}, "markov": {"order": 2}}, models=[name]).model_params(name)
+    model = registry.build(name, p, meta)
+    if model.trains_by_gradient:
+        from genlab.train import train_model
+        train_model(model, train, val, live_dir=tmp_path / "live", progress=False)
+    else:
+        model.fit(train, val)
+    model.eval()
+    seen, draw = [], ChordEscape.draw
+
+    def recording(self, chord_log_probs, generator, temperature=1.0):
+        frames_, codes_ = draw(self, chord_log_probs, generator, temperature)
+        seen.append(self.mix(chord_log_probs.gather(1, codes_.clamp(max=self.n_chords - 1).unsqueeze(1)).squeeze(1), frames_, codes_))
+        return frames_, codes_
+
+    monkeypatch.setattr(ChordEscape, "draw", recording)
+    pieces = model.sample_pieces(3, 12, torch.Generator().manual_seed(1))
+    sampled = torch.stack(seen, 1)  # (3, 12): log p of each drawn frame, as sampling saw it
+    x, codes, lengths = inputs(list(pieces.numpy()))
+    scored = model.frame_log_probs(x, codes, lengths).reshape(3, 12)
+    assert torch.allclose(sampled.double(), scored, atol=1e-5), (sampled - scored).abs().max()
