@@ -19,10 +19,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.pipeline import run_stages  # noqa: E402
+from bench.pipeline import run_stages, write_table  # noqa: E402
 from genlab import cli, registry  # noqa: E402
 from genlab.data import load_prepared  # noqa: E402
-from genlab.io import atomic_file  # noqa: E402
 from genlab.models.base import music_summary  # noqa: E402
 from genlab.params import load_params  # noqa: E402
 
@@ -42,12 +41,9 @@ def sweep(folder: Path, params_file: str) -> str:
         v, t = (music_summary(model.frame_log_probs(*s.model_input()), s.lengths)["nll"] for s in (data.val, data.test))
         rows.append((order, v, t))
     best = min(rows, key=lambda r: r[1])
-    lines = ["| markov.order | val nll (nats/frame) | test nll (nats/frame) |", "|---|---|---|"]
-    lines += [f"| {o} | {v:.4f}{' (best)' if o == best[0] else ''} | {t:.4f} |" for o, v, t in rows]
-    table = "\n".join(lines) + "\n"
-    with atomic_file(folder / "sweep.md") as tmp:
-        tmp.write_text(table)
-    return table
+    header = ["markov.order", "val nll (nats/frame)", "test nll (nats/frame)"]
+    cells = [[str(o), f"{v:.4f}{' (best)' if o == best[0] else ''}", f"{t:.4f}"] for o, v, t in rows]
+    return write_table(folder / "sweep.md", header, cells)
 
 
 def main(args: argparse.Namespace) -> None:

@@ -14,7 +14,7 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from genlab.io import write_json  # noqa: E402
+from genlab.io import atomic_file, write_json  # noqa: E402
 from genlab.params import load_params  # noqa: E402
 from stages import classifier, evaluate, generate, preprocess, summary, train  # noqa: E402
 
@@ -48,3 +48,13 @@ def run_stages(folder: Path, params_file: str = "params.yaml") -> dict:
     }
     write_json(folder / "run.json", run)
     return run
+
+
+def write_table(path: Path, header: list[str], rows: list[list[str]]) -> str:
+    """A markdown table written to ``path`` (atomically); returns its text."""
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(r) + " |" for r in rows]
+    table = "\n".join(lines) + "\n"
+    with atomic_file(path) as tmp:
+        tmp.write_text(table)
+    return table

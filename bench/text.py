@@ -17,10 +17,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.pipeline import run_stages  # noqa: E402
+from bench.pipeline import run_stages, write_table  # noqa: E402
 from genlab import cli  # noqa: E402
 from genlab.data import load_prepared  # noqa: E402
-from genlab.io import atomic_file  # noqa: E402
 from genlab.ngram import NGram, fit_ngram  # noqa: E402
 
 HERE = ROOT / "bench" / "text"
@@ -43,12 +42,9 @@ def sweep(folder: Path) -> str:
             t = -chain.log_prob_stream(test, val[-order:]).mean()
             rows.append((order, "estimated" if discount is None else f"{discount:g}", v, t))
     best = min(rows, key=lambda r: r[2])
-    lines = ["| markov.order | discount | val nll (nats/char) | test nll (nats/char) |", "|---|---|---|---|"]
-    lines += [f"| {o} | {d} | {v:.4f}{' (best)' if (o, d) == best[:2] else ''} | {t:.4f} |" for o, d, v, t in rows]
-    table = "\n".join(lines) + "\n"
-    with atomic_file(folder / "sweep.md") as tmp:
-        tmp.write_text(table)
-    return table
+    header = ["markov.order", "discount", "val nll (nats/char)", "test nll (nats/char)"]
+    cells = [[str(o), d, f"{v:.4f}{' (best)' if (o, d) == best[:2] else ''}", f"{t:.4f}"] for o, d, v, t in rows]
+    return write_table(folder / "sweep.md", header, cells)
 
 
 def main(args: argparse.Namespace) -> None:

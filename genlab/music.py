@@ -205,6 +205,20 @@ def prepare_music(params, out_dir: str | Path) -> dict:
 
 
 
+# -- a Bernoulli per key, and the escape to it from chords -------------------------------------
+def bernoulli_fit(x: torch.Tensor, smoothing: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """(log q_k, log(1 - q_k)), float64, of a Bernoulli per key fitted to frames (F, K), with a
+    pseudo-count ``smoothing`` per key and state."""
+    q = (x.double().sum(0) + smoothing) / (len(x) + 2 * smoothing)
+    return q.log(), (-q).log1p()
+
+
+def bernoulli_log_prob(x: torch.Tensor, log_on: torch.Tensor, log_off: torch.Tensor) -> torch.Tensor:
+    """log prod_k q_k^x_k (1 - q_k)^(1 - x_k) of frames (F, K), float64."""
+    x = x.to(log_on.device).double()
+    return x @ log_on + (1 - x) @ log_off
+
+
 # -- chords and the escape to independent keys: what the chord models share ---------------------
 class ChordEscape(torch.nn.Module):
     """A frame's probability as a mixture that is normalised over all 2^K frames:
@@ -234,18 +248,14 @@ class ChordEscape(torch.nn.Module):
         x, codes, val_codes = x.to(dev), codes.to(dev), val_codes.to(dev)
         seen = codes < self.n_chords
         self.chords[codes[seen]] = x[seen].to(torch.uint8)
-        on = x.double().sum(0)
-        q = (on + smoothing) / (len(x) + 2 * smoothing)
-        self.log_on.copy_(q.log())
-        self.log_off.copy_((-q).log1p())
+        self.log_on, self.log_off = bernoulli_fit(x, smoothing)
         unseen = int((val_codes >= self.n_chords).sum())
         self.escape.fill_((unseen + 0.5) / (len(val_codes) + 1))
         return {"escape": float(self.escape)}
 
     def bernoulli(self, x: torch.Tensor) -> torch.Tensor:
         """log prod_k q_k^x_k (1 - q_k)^(1 - x_k) of frames (F, K), float64."""
-        x = x.to(self.log_on.device).double()
-        return x @ self.log_on + (1 - x) @ self.log_off
+        return bernoulli_log_prob(x, self.log_on, self.log_off)
 
     def mix(self, chord_log_prob: torch.Tensor, x: torch.Tensor, codes: torch.Tensor) -> torch.Tensor:
         """log p(frame) from log P(chord | before) of each frame's own chord (ignored where the

@@ -15,6 +15,7 @@ from genlab.midi import MusicError, write_midi
 from genlab.models.base import music_summary
 from genlab.music import chord_codes, chord_table, pieces_of, read_pianoroll_json
 from genlab.params import DataParams, parse_params
+from genlab.train import train_model
 
 MODELS = ["independent", "markov", "ar"]
 TINY_AR = {"arch": "gru", "width": 16, "layers": 1, "context": 4, "epochs": 2, "batch_size": 4}
@@ -139,19 +140,19 @@ def toy_meta_and_data(rng, keys=4):
     return frames, table, meta, inputs(pieces["train"]), inputs(pieces["val"]), inputs
 
 
+def fitted(name, sections, meta, train, val, tmp_path):
+    """Model ``name`` with params ``sections``, fitted (closed form, or the shared loop), in eval mode."""
+    model = registry.build(name, parse_params(sections, models=[name]).model_params(name), meta)
+    train_model(model, train, val, live_dir=tmp_path / "live", progress=False)
+    return model.eval()
+
+
 @pytest.mark.parametrize("name, arch", [("independent", None), ("markov", None), ("ar", "gru"), ("ar", "transformer")])
 def test_all_frames_of_a_toy_roll_sum_to_one(name, arch, tmp_path):
     """After histories of 0 to 9 frames: longer than ar.context (4), so ar's later windows count too."""
     frames, table, meta, train, val, inputs = toy_meta_and_data(np.random.default_rng(0))
     ar = {**TINY_AR, "arch": arch or "gru", "heads": 2}
-    p = parse_params({"ar": ar, "markov": {"order": 2}}, models=[name]).model_params(name)
-    model = registry.build(name, p, meta)
-    if model.trains_by_gradient:
-        from genlab.train import train_model
-        train_model(model, train, val, live_dir=tmp_path / "live", progress=False)
-    else:
-        model.fit(train, val)
-    model.eval()
+    model = fitted(name, {"ar": ar, "markov": {"order": 2}}, meta, train, val, tmp_path)
     long = [frames[i] for i in (6, 9, 12, 3, 15, 1, 6, 9)]
     for prefix in ([], [frames[3]], [frames[3], frames[15]], [frames[6], frames[9], frames[12]], long, long + [frames[0]]):  # 15, 0: unseen
         candidates = [np.array(prefix + [f], dtype=np.uint8).reshape(-1, 4) for f in frames]
@@ -236,13 +237,7 @@ def test_the_chord_chain_reaches_the_entropy_rate_of_a_known_chain():
 @pytest.mark.parametrize("name", MODELS)
 def test_samples_are_rolls_and_seeded(name, tmp_path):
     frames, table, meta, train, val, inputs = toy_meta_and_data(np.random.default_rng(2))
-    p = parse_params({"ar": TINY_AR}, models=[name]).model_params(name)
-    model = registry.build(name, p, meta)
-    if model.trains_by_gradient:
-        from genlab.train import train_model
-        train_model(model, train, val, live_dir=tmp_path / "live", progress=False)
-    else:
-        model.fit(train, val)
+    model = fitted(name, {"ar": TINY_AR}, meta, train, val, tmp_path)
     a = model.sample_pieces(5, 20, torch.Generator().manual_seed(0))
     b = model.sample_pieces(5, 20, torch.Generator().manual_seed(0))
     assert a.shape == (5, 20, 4) and a.dtype == torch.uint8 and torch.equal(a, b)
@@ -272,14 +267,7 @@ def test_sampling_draws_from_the_distribution_the_likelihood_scores(name, arch, 
     from genlab.music import ChordEscape
 
     frames, table, meta, train, val, inputs = toy_meta_and_data(np.random.default_rng(4))
-    p = parse_params({"ar": {**TINY_AR, "arch": arch or "gru", "heads": 2}, "markov": {"order": 2}}, models=[name]).model_params(name)
-    model = registry.build(name, p, meta)
-    if model.trains_by_gradient:
-        from genlab.train import train_model
-        train_model(model, train, val, live_dir=tmp_path / "live", progress=False)
-    else:
-        model.fit(train, val)
-    model.eval()
+    model = fitted(name, {"ar": {**TINY_AR, "arch": arch or "gru", "heads": 2}, "markov": {"order": 2}}, meta, train, val, tmp_path)
     seen, draw = [], ChordEscape.draw
 
     def recording(self, chord_log_probs, generator, temperature=1.0):

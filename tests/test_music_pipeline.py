@@ -9,7 +9,7 @@ import pytest
 from scipy.io import wavfile
 
 from genlab.midi import read_midi, write_midi
-from test_pipeline import copy_project, env, init_repo, sh, stages_run  # noqa: F401 (env: a fixture)
+from test_pipeline import copy_project, env, exp_run, init_repo, sh, stages_run  # noqa: F401 (env: a fixture)
 
 pytestmark = pytest.mark.slow
 
@@ -48,11 +48,6 @@ def repo(tmp_path_factory, env):
         write_midi(roll, root / "midi" / f"piece_{i:02d}.mid")
     init_repo(root, env)
     return root
-
-
-def exp_run(repo, env, *settings, ok=True):
-    args = [a for s in settings for a in ("-S", s)]
-    return sh(repo, env, "dvc", "exp", "run", *args, ok=ok)
 
 
 @pytest.fixture(scope="module")

@@ -48,6 +48,12 @@ def sh(repo, env, *cmd, ok=True):
     return proc
 
 
+def exp_run(repo, env, *settings, ok=True):
+    """`dvc exp run` with `-S` for each setting."""
+    args = [a for s in settings for a in ("-S", s)]
+    return sh(repo, env, "dvc", "exp", "run", *args, ok=ok)
+
+
 def stages_run(proc) -> set[str]:
     return set(re.findall(r"Running stage '([^']+)'", proc.stdout + proc.stderr))
 

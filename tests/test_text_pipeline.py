@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 
-from test_pipeline import copy_project, env, init_repo, sh, stages_run  # noqa: F401 (env: a fixture)
+from test_pipeline import copy_project, env, exp_run, init_repo, sh, stages_run  # noqa: F401 (env: a fixture)
 
 pytestmark = pytest.mark.slow
 
@@ -40,11 +40,6 @@ def repo(tmp_path_factory, env):
     (root / "text.txt").write_text(generated_text())
     init_repo(root, env)
     return root
-
-
-def exp_run(repo, env, *settings, ok=True):
-    args = [a for s in settings for a in ("-S", s)]
-    return sh(repo, env, "dvc", "exp", "run", *args, ok=ok)
 
 
 @pytest.fixture(scope="module")

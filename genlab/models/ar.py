@@ -120,7 +120,29 @@ class Recurrent(nn.Module):
 NETS = {"transformer": Transformer, "gru": Recurrent}
 
 
-class AutoRegressive(SequenceModel):
+class AdamWClipped:
+    """The optimiser and step of both ``ar`` models: AdamW decaying the weight matrices only (not
+    biases, norms or the embeddings ``net.tok``, ``net.pos``), gradient norm clipped to ``grad_clip``."""
+
+    def make_optimizers(self) -> list[torch.optim.Optimizer]:
+        decayed: dict[bool, list] = {True: [], False: []}
+        for name, p in self.named_parameters():
+            decayed[p.dim() >= 2 and not name.startswith(("net.tok", "net.pos"))].append(p)
+        groups = [{"params": decayed[True]}, {"params": decayed[False], "weight_decay": 0.0}]
+        return [make_adam(groups, self.params, betas=(0.9, 0.99), decoupled=True)]
+
+    def train_step(self, batch: tuple, optimizers: list) -> dict[str, torch.Tensor]:
+        (opt,) = optimizers
+        loss = check_finite(self.loss(*batch))
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        if self.params.grad_clip:
+            nn.utils.clip_grad_norm_(self.parameters(), self.params.grad_clip)
+        opt.step()
+        return {"loss": loss.detach()}
+
+
+class AutoRegressive(AdamWClipped, SequenceModel):
     modalities = ("text",)
 
     class Params(GradientParams):
@@ -179,24 +201,6 @@ class AutoRegressive(SequenceModel):
         T_val = min(T, len(val))
         val_windows = val.long()[: len(val) // T_val * T_val].view(-1, T_val)
         return offsets, val_windows, windows
-
-    def make_optimizers(self) -> list[torch.optim.Optimizer]:
-        """AdamW, decaying the weight matrices only (not biases, norms or embeddings)."""
-        decayed: dict[bool, list] = {True: [], False: []}
-        for name, p in self.net.named_parameters():
-            decayed[p.dim() >= 2 and not name.startswith(("tok", "pos"))].append(p)
-        groups = [{"params": decayed[True]}, {"params": decayed[False], "weight_decay": 0.0}]
-        return [make_adam(groups, self.params, betas=(0.9, 0.99), decoupled=True)]
-
-    def train_step(self, batch: tuple, optimizers: list) -> dict[str, torch.Tensor]:
-        (opt,) = optimizers
-        loss = check_finite(self.loss(*batch))
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        if self.params.grad_clip:
-            nn.utils.clip_grad_norm_(self.net.parameters(), self.params.grad_clip)
-        opt.step()
-        return {"loss": loss.detach()}
 
     # -- likelihood -------------------------------------------------------------
     @torch.no_grad()
@@ -262,10 +266,9 @@ class AutoRegressive(SequenceModel):
         return out
 
 
-class MusicAR(MusicModel):
+class MusicAR(AdamWClipped, MusicModel):
     """Music: the Transformer or GRU over frames, a softmax over training chords with the Bernoulli escape."""
 
-    trains_by_gradient = True
     Params = AutoRegressive.Params
     IGNORE = -100
 
@@ -368,23 +371,6 @@ class MusicAR(MusicModel):
 
     def finish_fit(self, train: tuple) -> dict:
         return {"chords": self.n_chords, "escape": float(self.escape.escape)}
-
-    def make_optimizers(self) -> list[torch.optim.Optimizer]:
-        decayed: dict[bool, list] = {True: [], False: []}
-        for name, p in self.named_parameters():
-            decayed[p.dim() >= 2 and not name.startswith(("net.tok", "net.pos"))].append(p)
-        groups = [{"params": decayed[True]}, {"params": decayed[False], "weight_decay": 0.0}]
-        return [make_adam(groups, self.params, betas=(0.9, 0.99), decoupled=True)]
-
-    def train_step(self, batch: tuple, optimizers: list) -> dict[str, torch.Tensor]:
-        (opt,) = optimizers
-        loss = check_finite(self.loss(*batch))
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        if self.params.grad_clip:
-            nn.utils.clip_grad_norm_(self.parameters(), self.params.grad_clip)
-        opt.step()
-        return {"loss": loss.detach()}
 
     # -- likelihood -------------------------------------------------------------------------
     @torch.no_grad()

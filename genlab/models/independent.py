@@ -13,6 +13,7 @@ from pydantic import Field
 
 from genlab.models.base import GenerativeModel, MusicModel, SequenceModel
 from genlab.discrete import draw, smoothed_log_probs
+from genlab.music import bernoulli_fit, bernoulli_log_prob
 from genlab.schema import Section
 
 
@@ -74,15 +75,11 @@ class IndependentMusic(MusicModel):
         self.register_buffer("log_off", torch.zeros(self.keys, dtype=torch.float64))
 
     def fit(self, train: tuple, val: tuple) -> dict:
-        x = train[0]
-        q = (x.double().sum(0) + self.params.smoothing) / (len(x) + 2 * self.params.smoothing)
-        self.log_on.copy_(q.log())
-        self.log_off.copy_((-q).log1p())
+        self.log_on, self.log_off = bernoulli_fit(train[0], self.params.smoothing)
         return {}
 
     def frame_log_probs(self, x, codes=None, lengths=None) -> torch.Tensor:
-        x = x.to(self.log_on.device).double()
-        return x @ self.log_on + (1 - x) @ self.log_off
+        return bernoulli_log_prob(x, self.log_on, self.log_off)
 
     @torch.no_grad()
     def sample_pieces(self, n, length, generator, temperature: float = 1.0) -> torch.Tensor:
