@@ -1,28 +1,49 @@
 # genlab: `make repro` runs the pipeline, `make test` runs the tests (`make test-fast`: without the
-# end-to-end runs); all set up .venv first.
+# end-to-end runs), `make report BASE=<rev>` compares the workspace with a revision or experiment;
+# all set up .venv first (and the offline page template of `dvc plots show`).
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV   := .venv
 BIN    := $(CURDIR)/$(VENV)/bin
 STAMP  := $(VENV)/.installed
 RUN    := PATH="$(BIN):$$PATH"
+PLOTS_TEMPLATE := .dvc/plots_template.html
+BASE   ?= main
+SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: install repro test test-fast bench bench-mnist bench-8bit bench-text bench-music clean-venv
+.PHONY: install browser repro report pr-comment test test-fast bench bench-mnist bench-8bit bench-text bench-music clean-venv
 
-install: $(STAMP)
+install: $(STAMP) $(PLOTS_TEMPLATE)
 
 $(STAMP): requirements.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --disable-pip-version-check -q -r requirements.txt
 	touch $(STAMP)
 
+# DVC's plots page with vega, vega-lite and vega-embed inlined (.dvc/config names it): offline curves.
+$(PLOTS_TEMPLATE): $(STAMP) genlab/vega.py
+	$(BIN)/python -m genlab.vega $@
+
+# Headless Chromium (Debian's package) for the tests that open the report and the plots page.
+browser:
+	@command -v chromium >/dev/null || { $(SUDO) apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium >/dev/null; }
+
 repro: install
 	$(RUN) dvc repro
 	@echo; cat metrics/summary.md
 
-test: install
+# The workspace against BASE (a commit, branch, tag or experiment name): report/index.html, report/report.md.
+report: install
+	$(RUN) python -m genlab.report --base $(BASE)
+
+# Post report/report.md on pull request PR, or update the comment an earlier run posted (GitHub CLI).
+pr-comment: install
+	$(RUN) python -m genlab.prcomment --pr $(PR) report/report.md
+
+test: install browser
 	$(RUN) python -m pytest -q tests
 
-test-fast: install
+test-fast: install browser
 	$(RUN) python -m pytest -q -m "not slow" tests
 
 bench: install
