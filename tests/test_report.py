@@ -1,0 +1,232 @@
+"""The report's parts against hand-computed values (fast): number formatting, the direction of a
+change, the Markdown size limit, the page's Content-Security-Policy, the PR comment through a
+stand-in `gh`, the workflow file, and the offline template of `dvc plots show`."""
+
+import base64
+import configparser
+import hashlib
+import io
+import json
+import os
+import re
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import yaml
+from scipy.io import wavfile
+
+from conftest import ROOT
+from genlab import prcomment, report, vega
+from genlab.report import MARKER, MD_LIMIT, MetricRow, Picture, Report
+
+
+@pytest.mark.parametrize("value, shown", [
+    (83.1412, "83.14"), (0.877778, "0.8778"), (1234.5, "1234.50"), (0.0625, "0.06250"), (-0.479308, "-0.4793"),
+    (0.0, "0.00"), (-0.00006, "-6.000e-05"), (10, "10"), (None, "—"), (float("nan"), "nan"),
+])
+def test_values_have_two_decimals_at_least(value, shown):
+    assert report.fmt(value) == shown
+
+
+def test_changes_are_signed():
+    assert report.fmt(-0.5, signed=True) == "-0.5000"
+    assert report.fmt(3, signed=True) == "+3"
+
+
+@pytest.mark.parametrize("key, way", [
+    ("nll", -1), ("fid", -1), ("fid_prior", -1), ("val_fid_gmm", -1), ("kid", -1), ("bits_per_char", -1),
+    ("coverage", 1), ("precision", 1), ("test_accuracy", 1), ("n_test", 0), ("nn_distance_ratio", 0),
+])
+def test_direction_of_each_metric(key, way):
+    assert report.better(key) == way
+
+
+def test_a_change_is_marked_better_or_worse_by_the_metric():
+    assert MetricRow("vae", "nll", 91.0, 90.0).verdict == "better"
+    assert MetricRow("vae", "nll", 90.0, 91.0).verdict == "worse"
+    assert MetricRow("vae", "coverage", 0.8, 0.7).verdict == "worse"
+    assert MetricRow("vae", "coverage", 0.7, 0.8).verdict == "better"
+    assert MetricRow("vae", "n_test", 359, 360).verdict == ""  # no direction
+    same = MetricRow("vae", "nll", 90.0, 90.0)
+    assert (same.verdict, same.change, same.changed) == ("same", "", False)
+    assert MetricRow("vae", "nll", 80.0, 90.0).change == "+10.00 (+12.5%)"
+    assert MetricRow("gan", "fid", None, 3.5).change == "new"
+    assert MetricRow("gan", "fid", 3.5, None).change == "removed"
+
+
+def test_metric_rows_follow_the_models_and_the_files_order():
+    diff = {
+        "metrics/real.json": {"fid": {"old": 1, "new": 1}},
+        "metrics/models/gan.json": {"kid": {"old": 1, "new": 2}, "fid": {"old": 3, "new": 2}},
+        "metrics/models/vae.json": {"nll": {"old": 90, "new": 89}},
+    }
+    rows = report.metric_rows(diff, ["vae", "gan", "real"], {"metrics/models/gan.json": ["fid", "kid"]})
+    assert [(r.model, r.key) for r in rows] == [("vae", "nll"), ("gan", "fid"), ("gan", "kid"), ("real", "fid")]
+
+
+def test_pick_spreads_from_first_to_last():
+    assert report.pick(list(range(10)), 4) == [0, 3, 6, 9]
+    assert report.pick([1, 2], 4) == [1, 2]
+
+
+def test_dvclive_tsv_is_read():
+    name, points = report.read_tsv(b"step\tfid\n4\t231.5\n9\t222.25\n")
+    assert name == "fid" and points == [(4.0, 231.5), (9.0, 222.25)]
+
+
+def test_audio_is_cut_and_made_16_bit():
+    buf = io.BytesIO()
+    wavfile.write(buf, 1000, np.linspace(-1, 1, 30_000, dtype=np.float32))
+    rate, audio = wavfile.read(io.BytesIO(report.short_wav(buf.getvalue(), seconds=15)))
+    assert rate == 1000 and audio.dtype == np.int16 and len(audio) == 15_000
+    assert report.short_wav(b"not a wav") is None
+
+
+def tiny_report(n_metrics: int = 3, text: str | None = None) -> Report:
+    png = base64.b64decode("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAAAAAA6fptVAAAACklEQVR4nGNgAAAAAgABSK+kcQAAAABJRU5ErkJggg==")
+    metrics = [MetricRow("vae", "nll", 90.0, 89.5)] + [MetricRow("gan", f"fid_{i}", 3.0, 3.0) for i in range(n_metrics - 1)]
+    sample = report.ModelSamples(
+        "vae", {"workspace": Picture("s.png", png, "image/png", "vae"), "main (abc)": None},
+        {"workspace": text, "main (abc)": None}, {"workspace": None, "main (abc)": None}, [],
+    )
+    return Report(
+        base="main", base_label="main (abc)", summary=[["model", "nll"], ["vae", "89.50"]], metrics=metrics,
+        params=[("vae.lr", "0.0003", "0.001")], charts={"vae": [Picture("c.svg", b"<svg xmlns='http://www.w3.org/2000/svg'/>", "image/svg+xml", "vae: loss")]},
+        samples=[sample], snapshots={}, notes=[], sides=("workspace", "main (abc)"),
+    )
+
+
+def test_markdown_has_the_change_rows_and_the_marker():
+    md = report.render_md(tiny_report(text="First Citizen:"), artifact="https://example.invalid/run/1")
+    assert md.startswith(MARKER + "\n")
+    assert "| vae | `nll` | 90.00 | 89.50 | -0.5000 (-0.6%) | ✅ better |" in md
+    assert "| `vae.lr` | 0.0003 | 0.001 |" in md
+    assert "First Citizen:" in md and "(https://example.invalid/run/1)" in md
+    assert "2 metrics unchanged" in md
+
+
+def test_markdown_keeps_within_githubs_limit():
+    big = tiny_report(n_metrics=3000)
+    full = report.render_md(big, limit=10**9)
+    assert len(full) > MD_LIMIT
+    md = report.render_md(big)
+    assert len(md) <= MD_LIMIT and md.startswith(MARKER)
+    assert "| vae | `nll` |" in md and "left out" in md
+    big.metrics = [MetricRow("gan", f"fid_{i}", 3.0, 4.0) for i in range(3000)]  # all changed: rows cut
+    md = report.render_md(big)
+    assert len(md) <= MD_LIMIT and "cut at GitHub's" in md and md.rstrip().endswith("artifact.")
+
+
+def test_page_is_self_contained_under_a_strict_policy():
+    page = report.render_html(tiny_report())
+    assert "http://" not in page and "https://" not in page  # the SVG's namespace is inside base64
+    policy = re.search(r'http-equiv="Content-Security-Policy" content="([^"]+)"', page).group(1)
+    assert "default-src 'none'" in policy and "script-src" not in policy
+    digest = base64.b64encode(hashlib.sha256(report.STYLE.encode()).digest()).decode()
+    assert f"style-src 'sha256-{digest}'" in policy and f"<style>{report.STYLE}</style>" in page
+    assert "<script" not in page and ' style="' not in page  # inline style attributes would be blocked
+    assert page.count('src="data:image/') == 2  # the chart and the sample grid
+
+
+def test_bad_base_is_one_line(tmp_path, env_with_venv):
+    proc = subprocess.run([sys.executable, "-m", "genlab.report", "--base", "no-such-rev", "--out", str(tmp_path / "r")],
+                          cwd=ROOT, env=env_with_venv, capture_output=True, text=True)
+    assert proc.returncode == 1 and proc.stderr.count("\n") == 1, proc.stderr
+    assert "BASE=no-such-rev" in proc.stderr and not (tmp_path / "r").exists()
+
+
+def test_make_report_runs_the_module_with_base():
+    out = subprocess.run(["make", "-n", "report", "BASE=exp-1"], cwd=ROOT, capture_output=True, text=True).stdout
+    assert "python -m genlab.report --base exp-1" in out
+    out = subprocess.run(["make", "-n", "report"], cwd=ROOT, capture_output=True, text=True).stdout
+    assert "--base main" in out
+
+
+# --- the pull-request comment ------------------------------------------------------------------
+
+
+@pytest.fixture
+def fake_gh(tmp_path):
+    """A stand-in `gh` that logs its arguments and lists the comment ids in ``ids``."""
+    log, ids = tmp_path / "gh.log", tmp_path / "ids"
+    ids.write_text("")
+    script = tmp_path / "gh"
+    script.write_text(
+        "#!/bin/sh\n"
+        f'echo "$*" >> {log}\n'
+        f'case "$*" in *--jq*) cat {ids};; *POST*) echo \'{{"id": 77}}\';; esac\n'
+    )
+    script.chmod(0o755)
+    return script, log, ids
+
+
+def test_comment_is_posted_then_updated(tmp_path, fake_gh):
+    script, log, ids = fake_gh
+    body = tmp_path / "report.md"
+    body.write_text(report.render_md(tiny_report()))
+    assert prcomment.post("12", body, str(script)) == "posted comment 77 on pull request 12"
+    ids.write_text("77\n")
+    assert prcomment.post("12", body, str(script)) == "updated comment 77 on pull request 12"
+    calls = log.read_text().splitlines()
+    assert calls[0].startswith("api --paginate repos/{owner}/{repo}/issues/12/comments --jq")
+    assert calls[1] == f"api -X POST repos/{{owner}}/{{repo}}/issues/12/comments -F body=@{body}"
+    assert calls[3] == f"api -X PATCH repos/{{owner}}/{{repo}}/issues/comments/77 -F body=@{body}"
+
+
+def test_comment_refuses_what_is_not_a_report(tmp_path, fake_gh, env_with_venv):
+    script, log, _ = fake_gh
+    body = tmp_path / "notes.md"
+    body.write_text("hello")
+    proc = subprocess.run([sys.executable, "-m", "genlab.prcomment", "--pr", "3", "--gh", str(script), str(body)],
+                          cwd=ROOT, env=env_with_venv, capture_output=True, text=True)
+    assert proc.returncode == 1 and proc.stderr.count("\n") == 1 and "not a genlab report" in proc.stderr
+    assert not log.exists()
+
+
+def test_workflow_fetches_full_history_and_runs_only_make_targets():
+    flow = yaml.safe_load((ROOT / ".github/workflows/pr.yml").read_text())
+    on = flow.get("on", flow.get(True))  # YAML 1.1 reads the key `on` as true
+    assert "pull_request" in on
+    steps = flow["jobs"]["report"]["steps"]
+    checkout = next(s for s in steps if s.get("uses", "").startswith("actions/checkout@"))
+    assert checkout["with"]["fetch-depth"] == 0
+    runs = [s["run"] for s in steps if "run" in s]
+    plain = [re.sub(r"\$\{\{[^}]*\}\}", "X", r) for r in runs]  # GitHub's expressions, spaces and all
+    assert runs and all(re.fullmatch(r"make [a-z-]+( [A-Z]+=\S+)*", r) for r in plain), runs
+    makefile = (ROOT / "Makefile").read_text()
+    for target in {r.split()[1] for r in runs}:
+        assert re.search(rf"^{target}:", makefile, re.M), target
+    assert {"repro", "report", "pr-comment"} <= {r.split()[1] for r in runs}
+    assert any("BASE=origin/${{ github.base_ref }}" in r for r in runs)
+    upload = next(s for s in steps if s.get("uses", "").startswith("actions/upload-artifact@"))
+    assert upload["with"]["path"].rstrip("/") == "report"
+
+
+# --- dvc plots show, offline --------------------------------------------------------------------
+
+
+def test_plots_template_inlines_vega_and_loads_nothing():
+    page = vega.template()
+    assert "{plot_divs}" in page and "{refresh_tag}" in page and "{scripts}" not in page
+    assert "<script src" not in page and "vegaEmbed" in page
+
+
+def test_dvc_config_names_the_template_that_make_install_wrote():
+    config = configparser.ConfigParser()
+    config.read(ROOT / ".dvc/config")
+    name = config['plots']['html_template']
+    path = ROOT / ".dvc" / name
+    assert path.is_file(), f"{path}: missing; `make install` writes it"
+    assert path.read_text(encoding="utf-8") == vega.template()
+    ignored = subprocess.run(["git", "check-ignore", "-q", str(path)], cwd=ROOT).returncode == 0
+    assert ignored, "the generated template must not be committed"
+
+
+def test_gan_snapshots_are_not_in_the_plots_page():
+    plots = yaml.safe_load((ROOT / "dvc.yaml").read_text())["plots"]
+    names = [p if isinstance(p, str) else next(iter(p)) for p in plots]
+    assert not any("live/plots/images" in n for n in names)
+    first_image = next(i for i, n in enumerate(names) if n.endswith(".png"))
+    assert all(not n.endswith(".png") for n in names[:first_image])  # the curves come first
