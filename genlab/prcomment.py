@@ -2,7 +2,9 @@
 
 `make pr-comment PR=<number>` (the workflow .github/workflows/pr.yml runs it) uses the GitHub
 CLI's ``gh api`` with the token in ``GH_TOKEN``: it looks for the comment that starts with
-report.md's marker line and edits it, or posts a new one if there is none. Nothing is uploaded
+report.md's marker line and was written by the same account (the token's user; in a workflow,
+whose token cannot read its user, github-actions[bot]), and edits it, or posts a new one if
+there is none; someone else's comment is never edited. Nothing is uploaded
 anywhere else: the report's pictures stay in the run's `report` artifact.
 """
 
@@ -29,10 +31,21 @@ def gh(*args: str, gh_cmd: str = "gh") -> str:
     return proc.stdout
 
 
-def existing_comment(pr: str, gh_cmd: str = "gh") -> str | None:
-    """The id of this report's earlier comment on the pull request, if any (the last one)."""
-    out = gh("api", "--paginate", f"repos/{{owner}}/{{repo}}/issues/{pr}/comments",
-             "--jq", f'.[] | select(.body | startswith("{MARKER}")) | .id', gh_cmd=gh_cmd)
+WORKFLOW_USER = "github-actions[bot]"  # who a workflow's GITHUB_TOKEN comments as
+
+
+def author(gh_cmd: str = "gh") -> str:
+    """The account the comment is posted as."""
+    try:
+        return gh("api", "user", "--jq", ".login", gh_cmd=gh_cmd).strip() or WORKFLOW_USER
+    except GenlabError:  # a workflow's token may not read /user
+        return WORKFLOW_USER
+
+
+def existing_comment(pr: str, login: str, gh_cmd: str = "gh") -> str | None:
+    """The id of this report's earlier comment on the pull request by ``login``, if any (the last one)."""
+    out = gh("api", "--paginate", f"repos/{{owner}}/{{repo}}/issues/{pr}/comments", "--jq",
+             f'.[] | select((.body | startswith("{MARKER}")) and .user.login == "{login}") | .id', gh_cmd=gh_cmd)
     ids = out.split()
     return ids[-1] if ids else None
 
@@ -44,7 +57,7 @@ def post(pr: str, body: Path, gh_cmd: str = "gh") -> str:
         raise GenlabError(f"{body}: not a genlab report (it does not start with {MARKER}); run `make report`")
     if len(text) > MD_LIMIT:
         raise GenlabError(f"{body}: {len(text)} characters, over GitHub's {MD_LIMIT}")
-    old = existing_comment(pr, gh_cmd)
+    old = existing_comment(pr, author(gh_cmd), gh_cmd)
     if old:
         gh("api", "-X", "PATCH", f"repos/{{owner}}/{{repo}}/issues/comments/{old}", "-F", f"body=@{body}", gh_cmd=gh_cmd)
         return f"updated comment {old} on pull request {pr}"

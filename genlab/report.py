@@ -87,7 +87,15 @@ class MetricRow:
 
     @property
     def numeric(self) -> bool:
-        return all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in (self.old, self.new))
+        """Both sides finite numbers (a NaN, a string or a missing side has no change to compute)."""
+        return all(
+            isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in (self.old, self.new)
+        )
+
+    @property
+    def changed(self) -> bool:
+        same_nan = all(isinstance(v, float) and math.isnan(v) for v in (self.old, self.new))
+        return self.old != self.new and not same_nan
 
     @property
     def change(self) -> str:
@@ -95,8 +103,10 @@ class MetricRow:
             return "new"
         if self.new is None:
             return "removed"
-        if not self.numeric or self.old == self.new:
-            return "" if self.old == self.new else "changed"
+        if not self.changed:
+            return ""
+        if not self.numeric:
+            return "changed"
         d = self.new - self.old
         rel = f" ({d / abs(self.old):+.1%})" if self.old and d else ""
         return fmt(d, signed=True) + rel
@@ -104,18 +114,14 @@ class MetricRow:
     @property
     def verdict(self) -> str:
         """`better`, `worse`, `same`, or "" where the metric has no direction or a side lacks it."""
-        if not self.numeric:
-            return "" if self.old is None or self.new is None or self.old != self.new else "same"
-        if self.new == self.old:
+        if self.old is not None and self.new is not None and not self.changed:
             return "same"
+        if not self.numeric:
+            return ""
         way = better(self.key)
         if not way:
             return ""
         return "better" if (self.new - self.old) * way > 0 else "worse"
-
-    @property
-    def changed(self) -> bool:
-        return self.old != self.new
 
 
 def metric_model(path: str) -> str:
@@ -207,6 +213,8 @@ def revision(root: Path, rev: str, label: str) -> Side:
 def read_tsv(data: bytes) -> tuple[str, list[tuple[float, float]]]:
     """A DVCLive metric file: (its metric's name, [(step, value)])."""
     lines = data.decode("utf-8").splitlines()
+    if not lines:
+        raise ValueError("empty")
     header = lines[0].split("\t")
     column = next(i for i, name in enumerate(header) if name not in ("step", "timestamp"))
     step = header.index("step")
@@ -233,9 +241,9 @@ def curves(side: Side, model: str) -> dict[str, list[dict]]:
             name, points = read_tsv(data)
         except (ValueError, StopIteration, UnicodeDecodeError):
             continue  # not a DVCLive file
-        out.setdefault(name, []).extend(
-            {"step": s, "value": v, "split": split, "revision": side.label} for s, v in points if math.isfinite(v)
-        )
+        rows = [{"step": s, "value": v, "split": split, "revision": side.label} for s, v in points if math.isfinite(v)]
+        if rows:  # a diverged run's NaN losses draw nothing
+            out.setdefault(name, []).extend(rows)
     return out
 
 
@@ -247,8 +255,8 @@ def chart_svg(title: str, rows: list[dict], revisions: list[str]) -> str:
     log = min(values) > 0 and max(values) / min(values) > 20  # an FID falling from 200 to 3
     spec = {
         "title": title,
-        "width": 330,
-        "height": 190,
+        "width": 400,
+        "height": 200,
         "data": {"values": rows},
         "mark": {"type": "line", "point": len(rows) <= 40},
         "encoding": {
@@ -269,8 +277,12 @@ def first_lines(data: bytes | None, n: int = TEXT_LINES) -> str | None:
     """The first ``n`` lines of a samples.txt's first sample (under its header line)."""
     if data is None:
         return None
-    lines = data.decode("utf-8", errors="replace").splitlines()[1 : n + 1]
-    return "\n".join(lines)
+    lines = []
+    for line in data.decode("utf-8", errors="replace").splitlines()[1:]:
+        if line.startswith("=== sample ") or len(lines) == n:
+            break
+        lines.append(line)
+    return "\n".join(lines).rstrip("\n")
 
 
 def short_wav(data: bytes | None, seconds: float = AUDIO_SECONDS) -> bytes | None:
@@ -425,7 +437,7 @@ def build(root: Path, base: str) -> Report:
         sha = resolve_rev(repo.scm, base)
     except (RevError, DvcException) as exc:
         raise GenlabError(f"BASE={base}: no such git revision or experiment ({exc})") from None
-    label = f"{base} ({sha[:7]})" if not sha.startswith(base) else sha[:7]
+    label = sha[:7] if re.fullmatch(r"[0-9a-f]{4,40}", base) and sha.startswith(base) else f"{base} ({sha[:7]})"
     here = workspace(root)
     there = revision(root, sha, label)
     sides = [here, there]
@@ -436,14 +448,17 @@ def build(root: Path, base: str) -> Report:
         models = []
     models += [d.name for d in sorted((root / "models").glob("*")) if d.is_dir() and d.name not in models]
 
-    diff = flat_diff(repo.metrics.diff(a_rev=sha, all=True))
+    try:
+        diff = flat_diff(repo.metrics.diff(a_rev=sha, all=True))
+        params = [
+            (key, param_value(d.get("old")), param_value(d.get("new")))
+            for file, keys in flat_diff(repo.params.diff(a_rev=sha)).items()
+            for key, d in keys.items()
+        ]
+    finally:
+        repo.close()
     metrics = metric_rows(diff, [*models, "real"], {path: key_order(root / path) for path in diff})
-    params = [
-        (key, param_value(d.get("old")), param_value(d.get("new")))
-        for file, keys in flat_diff(repo.params.diff(a_rev=sha)).items()
-        for key, d in keys.items()
-    ]
-    repo.close()
+    models += [m for m in dict.fromkeys(r.model for r in metrics) if m not in models and m != "real"]  # the base's own
 
     notes = []
     charts = {}
@@ -451,14 +466,15 @@ def build(root: Path, base: str) -> Report:
         mine, theirs = curves(here, model), curves(there, model)
         pics = []
         for name in sorted(set(mine) | set(theirs), key=lambda n: (n not in ("loss", "fid"), n)):
-            rows = mine.get(name, []) + theirs.get(name, [])
+            rows = mine.get(name, []) + theirs.get(name, [])  # never empty: curves() keeps no empty list
             svg = chart_svg(f"{model}: {name}", rows, [here.label, there.label])
             pics.append(Picture(f"curve_{slug(model)}_{slug(name)}.svg", svg.encode(), "image/svg+xml", f"{model}: {name}"))
         if pics:
             charts[model] = pics
             if mine and not theirs and not there.missing:
                 notes.append(f"{model}: the base has no training curves")
-    samples = [s for s in (samples_of(m, sides) for m in models) if any(s.grid.values()) or any(s.text.values())]
+    samples = [s for s in (samples_of(m, sides) for m in models)
+               if any(v is not None for v in (*s.grid.values(), *s.text.values(), *s.audio.values()))]
     shots = {m: pics for m in models if (pics := snapshots(here, m))}
     if there.missing:
         folders = sorted({"/".join(PurePosixPath(p).parts[:2]) for p in there.missing})
@@ -480,13 +496,13 @@ h1 { font-size: 1.5em; margin-bottom: 0.2em; }
 h2 { border-bottom: 1px solid #ccc; margin-top: 1.6em; }
 table { border-collapse: collapse; font-size: 0.88em; margin: 0.5em 0; }
 th, td { border: 1px solid #ddd; padding: 3px 7px; text-align: right; }
-th:first-child, td:first-child, td.key { text-align: left; }
+th:first-child, td:first-child, .key { text-align: left; }
 thead th { background: #f3f3f3; }
 .better { color: #0a7a2f; font-weight: 600; }
 .worse { color: #b3261e; font-weight: 600; }
 .muted { color: #777; }
 .charts { display: flex; flex-wrap: wrap; gap: 8px; }
-.charts img { width: 400px; }
+.charts img { width: 560px; }
 img.samples { width: 200px; image-rendering: pixelated; }
 img.snapshot { width: 180px; image-rendering: pixelated; }
 figure { display: inline-block; margin: 4px 10px 4px 0; vertical-align: top; }
@@ -510,10 +526,13 @@ def e(text) -> str:
     return html.escape(str(text))
 
 
-def html_table(header: list[str], rows: list[list[str]], classes: list[list[str]] | None = None) -> str:
-    out = ["<table>", "<thead><tr>" + "".join(f"<th>{e(h)}</th>" for h in header) + "</tr></thead>", "<tbody>"]
+def html_table(header: list[str], rows: list[list[str]], classes: list[list[str]] | None = None, left: int = 1) -> str:
+    """A table; the first ``left`` columns (names) left-aligned, the rest (numbers) right-aligned."""
+    out = ["<table>", "<thead><tr>" + "".join(
+        f'<th class="key">{e(h)}</th>' if j < left else f"<th>{e(h)}</th>" for j, h in enumerate(header)
+    ) + "</tr></thead>", "<tbody>"]
     for i, row in enumerate(rows):
-        cls = classes[i] if classes else [""] * len(row)
+        cls = classes[i] if classes else ["key" if j < left else "" for j in range(len(row))]
         out.append("<tr>" + "".join(f'<td class="{c}">{e(v)}</td>' if c else f"<td>{e(v)}</td>" for v, c in zip(row, cls)) + "</tr>")
     out.append("</tbody></table>")
     return "\n".join(out)
@@ -550,11 +569,11 @@ def render_html(r: Report) -> str:
     body.append(html_table(r.summary[0], r.summary[1:]) if r.summary else '<p class="muted">no metrics/summary.csv</p>')
     body.append(f"<h2>Metrics changed ({len(changed)} of {len(r.metrics)})</h2>")
     if changed:
-        body.append(html_table(head, metric_table_rows(changed), [["key", "key", "", "", "", m.verdict] for m in changed]))
+        body.append(html_table(head, metric_table_rows(changed), [["key", "key", "", "", "", m.verdict] for m in changed], left=2))
     else:
         body.append('<p class="muted">no metric changed</p>')
     if same:
-        body.append(f"<details><summary>{len(same)} metrics unchanged</summary>{html_table(head, metric_table_rows(same))}</details>")
+        body.append(f"<details><summary>{len(same)} metrics unchanged</summary>{html_table(head, metric_table_rows(same), left=2)}</details>")
     body.append("<h2>Params changed</h2>")
     body.append(html_table(["param", there, here], [list(p) for p in r.params]) if r.params else '<p class="muted">no param changed</p>')
     body.append(f"<h2>Training curves</h2><p class=\"muted\">solid: {e(here)}; dashed: {e(there)}</p>")
@@ -588,7 +607,15 @@ def render_html(r: Report) -> str:
 
 
 def md_cell(v) -> str:
-    return str(v).replace("|", "\\|").replace("\n", " ")
+    text = html.escape(str(v), quote=False)  # `<unk>` would vanish as an HTML tag on GitHub
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def md_code(text: str) -> str:
+    """A fenced block that no line of ``text`` can close."""
+    longest = max((len(m) for m in re.findall(r"~+|`+", text)), default=0)
+    fence = "~" * max(3, longest + 1)
+    return f"{fence}text\n{text}\n{fence}\n"
 
 
 def md_table(header: list[str], rows: list[list[str]]) -> str:
@@ -620,7 +647,7 @@ def render_md(r: Report, artifact: str | None = None, limit: int = MD_LIMIT) -> 
         + (md_table(["param", there, here], [[f"`{k}`", a, b] for k, a, b in r.params]) if r.params else "No param changed.\n"),
         "summary": ("\n### Summary of the workspace\n\n" + md_table(r.summary[0], r.summary[1:])) if r.summary else "",
         "text": "".join(
-            f"\n**{s.model}**, the first lines of its first sample ({side}):\n\n~~~text\n{s.text[side]}\n~~~\n"
+            f"\n**{md_cell(s.model)}**, the first lines of its first sample ({side}):\n\n{md_code(s.text[side])}"
             for s in r.samples for side in (here,) if s.text.get(side) is not None
         ),
         "same": f"\n<details><summary>{len(same)} metrics unchanged</summary>\n\n{md_table(head, rows(same))}\n</details>\n" if same else "",
@@ -630,15 +657,21 @@ def render_md(r: Report, artifact: str | None = None, limit: int = MD_LIMIT) -> 
         + f": `index.html` (one offline page) and the files under `img/` in {where}.\n",
     }
     order = ["title", "notes", "changed", "params", "summary", "text", "same", "pictures"]
+    names = {"same": "the unchanged metrics", "text": "the text samples", "summary": "the summary table",
+             "params": "the params changed"}
     for drop in ("same", "text", "summary", "params"):
         text = "".join(parts[k] for k in order)
         if len(text) <= limit:
             return text
-        parts[drop] = f"\n({drop} left out: the comment would pass GitHub's {limit}-character limit; see index.html)\n"
+        if parts[drop]:
+            parts[drop] = f"\n({names[drop]}: left out to keep within GitHub's {limit}-character limit; see index.html)\n"
     text = "".join(parts[k] for k in order)
     if len(text) > limit:  # the changed metrics alone are too long: cut rows
-        note = f"\n… cut at GitHub's {limit}-character limit; every row is in index.html\n"
-        text = text[: limit - len(note) - len(parts["pictures"])].rsplit("\n", 1)[0] + note + parts["pictures"]
+        note = f"\n\n… cut at GitHub's {limit}-character limit; every row is in index.html\n"
+        room = limit - len(note) - len(parts["pictures"])
+        if room < len(parts["title"]):
+            return (MARKER + note)[:limit]
+        text = text[:room].rsplit("\n", 1)[0] + note + parts["pictures"]
     return text
 
 

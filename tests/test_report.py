@@ -116,7 +116,39 @@ def test_markdown_keeps_within_githubs_limit():
     assert "| vae | `nll` |" in md and "left out" in md
     big.metrics = [MetricRow("gan", f"fid_{i}", 3.0, 4.0) for i in range(3000)]  # all changed: rows cut
     md = report.render_md(big)
-    assert len(md) <= MD_LIMIT and "cut at GitHub's" in md and md.rstrip().endswith("artifact.")
+    assert len(md) <= MD_LIMIT and md.rstrip().endswith("artifact.")
+    assert "|\n\n… cut at GitHub's" in md  # a paragraph after the table, not one more row of it
+    for limit in (0, 30, 200, 1000):
+        assert len(report.render_md(big, limit=limit)) <= limit
+
+
+def test_nan_metrics_have_no_direction():
+    nan = float("nan")
+    both = MetricRow("vae", "nll", nan, nan)
+    assert not both.changed and both.verdict == "same" and both.change == ""
+    became = MetricRow("vae", "nll", 90.0, nan)
+    assert became.changed and became.verdict == "" and became.change == "changed"
+
+
+def test_empty_or_diverged_curves_draw_nothing(tmp_path):
+    live = tmp_path / "models/vae/live/plots/metrics"
+    (live / "train").mkdir(parents=True)
+    (live / "val").mkdir()
+    (live / "train/loss.tsv").write_text("")
+    (live / "val/loss.tsv").write_text("step\tloss\n0\tnan\n1\tnan\n")
+    assert report.curves(report.workspace(tmp_path), "vae") == {}
+
+
+def test_markdown_text_and_cells_cannot_break_out():
+    md = report.render_md(tiny_report(text="~~~\n<script>x</script> | a"))
+    block = md[md.index("~~~~text"):]
+    assert block.startswith("~~~~text\n~~~\n<script>") and "\n~~~~\n" in block  # a longer fence
+    assert report.md_cell("<unk> | x") == "&lt;unk&gt; \\| x"
+
+
+def test_first_lines_stop_at_the_next_sample():
+    data = b"=== sample 1 of 2 ===\nab\n\n=== sample 2 of 2 ===\ncd\n"
+    assert report.first_lines(data) == "ab"
 
 
 def test_page_is_self_contained_under_a_strict_policy():
@@ -149,34 +181,47 @@ def test_make_report_runs_the_module_with_base():
 
 @pytest.fixture
 def fake_gh(tmp_path):
-    """A stand-in `gh` that logs its arguments and lists the comment ids in ``ids``."""
-    log, ids = tmp_path / "gh.log", tmp_path / "ids"
+    """A stand-in `gh` that logs its arguments, answers /user with ``login`` (a failure if empty)
+    and the comments query with ``ids``."""
+    log, ids, login = tmp_path / "gh.log", tmp_path / "ids", tmp_path / "login"
     ids.write_text("")
+    login.write_text("")
     script = tmp_path / "gh"
     script.write_text(
         "#!/bin/sh\n"
         f'echo "$*" >> {log}\n'
-        f'case "$*" in *--jq*) cat {ids};; *POST*) echo \'{{"id": 77}}\';; esac\n'
+        f'case "$*" in "api user"*) [ -s {login} ] && cat {login} || {{ echo "HTTP 403" >&2; exit 1; }};;\n'
+        f'  *--jq*) cat {ids};; *POST*) echo \'{{"id": 77}}\';; esac\n'
     )
     script.chmod(0o755)
-    return script, log, ids
+    return script, log, ids, login
 
 
 def test_comment_is_posted_then_updated(tmp_path, fake_gh):
-    script, log, ids = fake_gh
+    script, log, ids, _ = fake_gh
     body = tmp_path / "report.md"
     body.write_text(report.render_md(tiny_report()))
     assert prcomment.post("12", body, str(script)) == "posted comment 77 on pull request 12"
     ids.write_text("77\n")
     assert prcomment.post("12", body, str(script)) == "updated comment 77 on pull request 12"
-    calls = log.read_text().splitlines()
+    calls = [c for c in log.read_text().splitlines() if not c.startswith("api user")]
     assert calls[0].startswith("api --paginate repos/{owner}/{repo}/issues/12/comments --jq")
+    assert '.user.login == "github-actions[bot]"' in calls[0]  # the workflow's token cannot read /user
     assert calls[1] == f"api -X POST repos/{{owner}}/{{repo}}/issues/12/comments -F body=@{body}"
     assert calls[3] == f"api -X PATCH repos/{{owner}}/{{repo}}/issues/comments/77 -F body=@{body}"
 
 
+def test_comment_edits_only_the_same_authors(tmp_path, fake_gh):
+    script, log, _, login = fake_gh
+    login.write_text("octocat\n")
+    body = tmp_path / "report.md"
+    body.write_text(report.render_md(tiny_report()))
+    prcomment.post("5", body, str(script))
+    assert '.user.login == "octocat"' in log.read_text()
+
+
 def test_comment_refuses_what_is_not_a_report(tmp_path, fake_gh, env_with_venv):
-    script, log, _ = fake_gh
+    script, log, _, _ = fake_gh
     body = tmp_path / "notes.md"
     body.write_text("hello")
     proc = subprocess.run([sys.executable, "-m", "genlab.prcomment", "--pr", "3", "--gh", str(script), str(body)],
@@ -215,13 +260,14 @@ def test_plots_template_inlines_vega_and_loads_nothing():
 
 def test_dvc_config_names_the_template_that_make_install_wrote():
     config = configparser.ConfigParser()
-    config.read(ROOT / ".dvc/config")
+    config.read(ROOT / ".dvc/config.local")  # written by make install, as the template is
     name = config['plots']['html_template']
     path = ROOT / ".dvc" / name
     assert path.is_file(), f"{path}: missing; `make install` writes it"
     assert path.read_text(encoding="utf-8") == vega.template()
-    ignored = subprocess.run(["git", "check-ignore", "-q", str(path)], cwd=ROOT).returncode == 0
-    assert ignored, "the generated template must not be committed"
+    for generated in (path, ROOT / ".dvc/config.local"):
+        ignored = subprocess.run(["git", "check-ignore", "-q", str(generated)], cwd=ROOT).returncode == 0
+        assert ignored, f"{generated}: generated, must not be committed"
 
 
 def test_gan_snapshots_are_not_in_the_plots_page():
@@ -230,3 +276,19 @@ def test_gan_snapshots_are_not_in_the_plots_page():
     assert not any("live/plots/images" in n for n in names)
     first_image = next(i for i, n in enumerate(names) if n.endswith(".png"))
     assert all(not n.endswith(".png") for n in names[:first_image])  # the curves come first
+
+
+def test_text_and_music_samples_are_shown_with_an_audio_player(tmp_path):
+    (tmp_path / "samples/ar/audio").mkdir(parents=True)
+    (tmp_path / "samples/ar/samples.txt").write_text("=== sample 1 of 2 ===\nFirst Citizen:\nBefore we proceed\n\n=== sample 2 of 2 ===\nx\n")
+    wavfile.write(tmp_path / "samples/ar/audio/sample_1.wav", 8000, np.zeros(800, np.float32))
+    side = report.workspace(tmp_path)
+    s = report.samples_of("ar", [side, report.workspace(tmp_path / "nothing", "main (abc)")])
+    assert s.text["workspace"].startswith("First Citizen:\nBefore we proceed") and s.text["main (abc)"] is None
+    assert s.audio["workspace"].mime == "audio/wav" and s.audio["main (abc)"] is None
+    r = tiny_report()
+    r.samples = [s]
+    page = report.render_html(r)
+    assert '<audio controls src="data:audio/wav;base64,' in page and "media-src data:" in page
+    assert "<pre>First Citizen:\nBefore we proceed" in page
+    assert "First Citizen:" in report.render_md(r) and ", audio" in report.render_md(r)

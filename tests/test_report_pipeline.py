@@ -27,7 +27,7 @@ def repo(tmp_path_factory, env):
     set_params(root, **TINY)
     init_repo(root, env)
     # what `make install` does for the project: the offline template DVC's config names
-    sh(root, env, "dvc", "config", "plots.html_template", "plots_template.html")
+    sh(root, env, "dvc", "config", "--local", "plots.html_template", "plots_template.html")
     sh(root, env, "python", "-m", "genlab.vega", ".dvc/plots_template.html")
     sh(root, env, "dvc", "repro")
     sh(root, env, "git", "add", "-A")
