@@ -10,7 +10,7 @@ PLOTS_TEMPLATE := .dvc/plots_template.html
 BASE   ?= main
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: install browser repro report pr-comment test test-fast bench bench-mnist bench-8bit bench-text bench-music clean-venv
+.PHONY: install browser repro report pr-comment test test-fast gpu-check gpu-wheels bench bench-mnist bench-8bit bench-text bench-music clean-venv
 
 install: $(STAMP) $(PLOTS_TEMPLATE)
 
@@ -48,8 +48,24 @@ test: install browser
 test-fast: install
 	$(RUN) python -m pytest -q -m "not slow" tests
 
+# Every stage on CUDA with its metrics and timings, digits and the MNIST config (bench/gpu_check.py).
+gpu-check: install
+	$(RUN) python -m bench.gpu_check
+
+# What a GPU machine with PyTorch but without genlab's other dependencies needs (Python 3.12
+# wheels, versions from requirements.txt) into .whl/: see README, "GPU".
+GPU_WHEELS := annotated-types atpublic diskcache dpath dulwich dvc dvc-data dvc-http dvc-objects \
+	dvc-render dvc-studio-client dvclive flatten-dict flufl.lock funcy orjson pydantic pydantic_core pydot \
+	pygtrie ruamel.yaml scmrepo sqltrie typing-inspection voluptuous wcwidth zc.lockfile
+gpu-wheels: install
+	rm -rf .whl && $(BIN)/python -m pip download -q --no-deps --only-binary=:all: --python-version 3.12 \
+	  --implementation cp --platform manylinux_2_28_x86_64 --platform manylinux_2_17_x86_64 \
+	  --platform manylinux2014_x86_64 -d .whl \
+	  $$(for p in $(GPU_WHEELS); do grep -i "^$$p==" requirements.txt; done)
+
+DEVICE ?= cpu
 bench: install
-	$(RUN) python -m bench.run
+	$(RUN) python -m bench.run --device $(DEVICE)
 
 bench-mnist: install
 	$(RUN) python -m bench.mnist

@@ -7,6 +7,10 @@ DataLoader loop with the same model, batch and optimiser, and the batched IWAE e
 Each figure is the median of several repeats, timed in turns with the others after a warm-up
 (a slow spell of the machine hits them all alike). Writes
 bench/results.json and prints a table. Nothing here is asserted by the test suite.
+
+``--device cuda`` measures the same on the GPU (`make bench DEVICE=cuda`): the peak is then the
+GPU's fp32 GEMM at ``--precision`` (highest: IEEE float32; high: TF32), the data and the
+model live on the GPU, and every timed function ends with a device synchronisation.
 """
 
 from __future__ import annotations
@@ -35,6 +39,18 @@ from genlab.train import default_step, make_adam  # noqa: E402
 MNIST = ROOT.parent / "shared" / "data" / "mnist"
 
 
+def synced(fn, device: torch.device):
+    """``fn`` followed by a wait for the device, so that its wall time is the device's work too."""
+    if device.type != "cuda":
+        return fn
+
+    def run():
+        fn()
+        torch.cuda.synchronize(device)
+
+    return run
+
+
 def interleaved(fns: dict, repeats: int, warmup: int = 1) -> dict:
     """Median wall time of each function, timed in turns (a, b, c, a, b, c, ...) after `warmup`
     untimed runs of each: a slow spell of a shared machine then hits every measurement alike
@@ -51,10 +67,10 @@ def interleaved(fns: dict, repeats: int, warmup: int = 1) -> dict:
     return {name: statistics.median(ts) for name, ts in times.items()}
 
 
-def gemm(n: int, times: int = 4):
+def gemm(n: int, times: int = 4, device="cpu"):
     """`times` fp32 n x n matrix products, and their FLOP."""
-    a, b = torch.randn(n, n), torch.randn(n, n)
-    out = torch.empty(n, n)
+    a, b = torch.randn(n, n, device=device), torch.randn(n, n, device=device)
+    out = torch.empty(n, n, device=device)
 
     def run():
         for _ in range(times):
@@ -91,7 +107,7 @@ def train_genlab(model: VAE, x: torch.Tensor, steps: int) -> callable:
 
     def run():
         model.train()
-        order = torch.randperm(len(x), generator=gen)
+        order = torch.randperm(len(x), generator=gen).to(x.device)
         for i in range(steps):
             idx = order[(i * bs) % (len(x) - bs) :][:bs]
             default_step(model, (x[idx],), opts)
@@ -122,16 +138,18 @@ class PILDataset(torch.utils.data.Dataset):
 
 
 def train_reference(model: VAE, x: torch.Tensor, steps: int) -> callable:
-    """The conventional loop: DataLoader over PIL images (num_workers=0, as on a laptop)."""
+    """The conventional loop: DataLoader over PIL images (num_workers=0, as on a laptop), each
+    batch copied to the model's device."""
     opt = make_adam(model.parameters(), model.params)
-    loader = torch.utils.data.DataLoader(PILDataset(x), batch_size=model.params.batch_size, shuffle=True, num_workers=0)
+    loader = torch.utils.data.DataLoader(PILDataset(x.cpu()), batch_size=model.params.batch_size, shuffle=True, num_workers=0)
+    device = next(model.parameters()).device
 
     def run():
         model.train()
         it = iter(loader)
         for _ in range(steps):
             images, _ = next(it)
-            loss = model.loss(images.round().to(torch.uint8))
+            loss = model.loss(images.round().to(torch.uint8).to(device))
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
@@ -141,7 +159,7 @@ def train_reference(model: VAE, x: torch.Tensor, steps: int) -> callable:
 
 def iwae(model: VAE, x: torch.Tensor, k: int, chunk: int) -> callable:
     params = EvaluateParams(iw_samples=k, batch_size=chunk)
-    gen = torch.Generator().manual_seed(0)
+    gen = torch.Generator(device=x.device).manual_seed(0)
     return lambda: model.likelihood_metrics(x, params, gen)
 
 
@@ -156,33 +174,34 @@ def repro_noop_seconds() -> float | None:
     return time.perf_counter() - t
 
 
-def run(gemm_n=2048, steps=60, repeats=7, n_images=12800, iwae_images=64, k=1000, chunk=4, repro=True) -> dict:
-    runtime.setup("cpu", 0)  # what every stage does first: seeds, deterministic kernels, the allocator
+def run(gemm_n=2048, steps=60, repeats=7, n_images=12800, iwae_images=64, k=1000, chunk=4, repro=True,
+        device="cpu", precision="highest") -> dict:
+    device = runtime.setup(device, 0, precision)  # what every stage does first: seeds, deterministic kernels
     threads = torch.get_num_threads()
-    x = mnist_like(n_images)
+    x = mnist_like(n_images).to(device)
 
-    model = reference_vae()
+    model = reference_vae().to(device)
     fwd_macs = linear_macs(model.encoder) + linear_macs(model.decoder)
     step_flop = 3 * 2 * fwd_macs  # a training step: three times the forward pass
     decoder_flop = 2 * linear_macs(model.decoder)
     bs = model.params.batch_size
-    evaluated = reference_vae()  # the IWAE evaluation runs on a model in eval mode
+    evaluated = reference_vae().to(device)  # the IWAE evaluation runs on a model in eval mode
     evaluated.eval()
-    gemm_run, gemm_flop = gemm(gemm_n)
-    t = interleaved(
-        {
-            "gemm": gemm_run,
-            "train": train_genlab(model, x, steps),
-            "reference": train_reference(reference_vae(), x, steps),
-            "iwae": iwae(evaluated, x[:iwae_images], k, chunk),
-        },
-        repeats,
-    )
+    gemm_run, gemm_flop = gemm(gemm_n, device=device)
+    fns = {
+        "gemm": gemm_run,
+        "train": train_genlab(model, x, steps),
+        "reference": train_reference(reference_vae().to(device), x, steps),
+        "iwae": iwae(evaluated, x[:iwae_images], k, chunk),
+    }
+    t = interleaved({name: synced(fn, device) for name, fn in fns.items()}, repeats)
     peak = gemm_flop / t["gemm"] / 1e9
     train_ips, ref_ips = steps * bs / t["train"], steps * bs / t["reference"]
     iwae_sps = iwae_images * k / t["iwae"]
 
     results = {
+        "device": torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu",
+        "precision": precision if device.type == "cuda" else "highest (cpu)",
         "threads": threads,
         "gemm_gflops": peak,
         "train_images_per_s": train_ips,
@@ -193,7 +212,7 @@ def run(gemm_n=2048, steps=60, repeats=7, n_images=12800, iwae_images=64, k=1000
         "iwae_fraction_of_peak": iwae_sps * decoder_flop / 1e9 / peak,
         "train_step_mflop_per_image": step_flop / 1e6,
         "iwae_decoder_mflop_per_sample": decoder_flop / 1e6,
-        "repro_noop_s": repro_noop_seconds() if repro else None,
+        "repro_noop_s": repro_noop_seconds() if repro and device.type == "cpu" else None,
         "data": "binarised MNIST" if (MNIST / "train-images-idx3-ubyte.gz").exists() else "random binary 28x28",
     }
     return results
@@ -212,9 +231,13 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--out", default=str(ROOT / "bench" / "results.json"))
     p.add_argument("--quick", action="store_true", help="tiny sizes: checks that the code runs, measures nothing")
+    p.add_argument("--device", default="cpu", choices=["cpu", "cuda", "auto"], help="where to measure (default: %(default)s)")
+    p.add_argument("--precision", default="highest", choices=["highest", "high"], help="CUDA fp32 matmuls: IEEE or TF32")
     args = p.parse_args()
     sizes = dict(gemm_n=256, steps=3, repeats=1, n_images=512, iwae_images=4, k=10, repro=False) if args.quick else {}
-    results = run(**sizes)
+    if not args.quick and args.device != "cpu":
+        sizes = dict(gemm_n=8192, steps=200, n_images=60000, iwae_images=512)  # enough work to fill a GPU
+    results = run(**sizes, device=args.device, precision=args.precision)
     write_json(args.out, results)
     print(table(results))
 

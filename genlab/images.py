@@ -24,7 +24,7 @@ def heatmap(matrix, labels: list[str], title: str, cell: int = 10):
     probable on a square-root scale so small probabilities still show, rows and columns labelled."""
     from PIL import Image, ImageDraw
 
-    m = torch.as_tensor(matrix, dtype=torch.float64).clamp(0, 1)
+    m = torch.as_tensor(matrix).detach().cpu().double().clamp(0, 1)
     n = m.shape[0]
     margin, top = 3 * 7, 2 * 12
     grey = (255 * (1 - m.sqrt() / max(m.sqrt().max().item(), 1e-12))).round().to(torch.uint8)

@@ -122,7 +122,10 @@ class EvaluateParams(Section):
 
 class CoreParams(Section):
     device: Literal["cpu", "cuda", "auto"] = Field(
-        "cpu", description="`cpu`, `cuda` or `auto`; results are bit-for-bit reproducible on `cpu`"
+        "cpu", description="`cpu`, `cuda` or `auto` (the GPU when there is one); results are bit-for-bit reproducible on `cpu`"
+    )
+    precision: Literal["highest", "high"] = Field(
+        "highest", description="CUDA float32 matmuls and convolutions: `highest` (IEEE float32) or `high` (TF32: faster, about 3 significant digits per product); no effect on `cpu`"
     )
     models: list[str] = Field(
         default_factory=lambda: list(DEFAULT_MODELS), min_length=1,
@@ -181,7 +184,7 @@ def parse_params(raw: object, source: str = PARAMS_FILE, models: Iterable[str] |
         raise ParamsError(f"{source}: expected a mapping of sections, got {type(raw).__name__}")
     known = registry.names()
     wanted = tuple(known if models == "all" else models)
-    raw = {k: ({} if v is None and k not in ("device", "models") else v) for k, v in raw.items()}  # `vae:` left empty
+    raw = {k: ({} if v is None and k not in ("device", "precision", "models") else v) for k, v in raw.items()}  # `vae:` left empty
     for key in raw:
         if key not in CoreParams.model_fields and key not in known:
             raise ParamsError(f"{source}: {key}: unknown key (neither a shared section nor a model in genlab/models)")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ctypes
+import os
 import random
 import sys
 
@@ -12,14 +13,35 @@ import torch
 from genlab.params import resolve_device
 
 
-def setup(device: str, seed: int) -> torch.device:
-    """Seed every generator, ask for deterministic algorithms, and return the device to use."""
+# cuBLAS is deterministic only with a fixed workspace, set before its first call (PyTorch's
+# reproducibility notes); harmless on the CPU.
+os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+
+
+def setup(device: str, seed: int, precision: str = "highest") -> torch.device:
+    """Seed every generator (the CPU's and every CUDA device's), ask for deterministic
+    algorithms, set the float32 precision of CUDA matmuls and convolutions (``highest``: IEEE
+    float32; ``high``: TF32, faster on Ampere and later, about 10 significant bits), and return
+    the device to use. The CPU path is untouched by ``precision``."""
     random.seed(seed)
     np.random.seed(seed % 2**32)
-    torch.manual_seed(seed)
+    torch.manual_seed(seed)  # seeds CUDA's default generators too
     torch.use_deterministic_algorithms(True, warn_only=False)
     keep_freed_memory()
-    return torch.device(resolve_device(device))
+    resolved = torch.device(resolve_device(device))
+    if resolved.type == "cuda":
+        set_cuda_precision(precision)
+    return resolved
+
+
+def set_cuda_precision(precision: str) -> None:
+    """TF32 or not for CUDA's float32 matmuls, cuDNN convolutions and RNNs (PyTorch's fp32_precision
+    API; cuDNN convolutions default to TF32, so ``highest`` turns that off too)."""
+    mode = {"highest": "ieee", "high": "tf32"}[precision]
+    torch.backends.cuda.matmul.fp32_precision = mode
+    torch.backends.cudnn.conv.fp32_precision = mode
+    torch.backends.cudnn.rnn.fp32_precision = mode
+    torch.backends.cudnn.benchmark = False  # its algorithm choice varies run to run
 
 
 def keep_freed_memory() -> bool:

@@ -43,11 +43,12 @@ def _as_tuple(data: Tensors, device) -> tuple[torch.Tensor, ...]:
 @torch.no_grad()
 def mean_loss(model: torch.nn.Module, data: tuple[torch.Tensor, ...], batch_size: int) -> float:
     model.eval()
-    total, n = 0.0, len(data[0])
-    for start in range(0, n, batch_size):
+    total, n = None, len(data[0])
+    for start in range(0, n, batch_size):  # summed on the device in float64, read once
         batch = tuple(t[start : start + batch_size] for t in data)
-        total += model.loss(*batch).item() * len(batch[0])
-    return total / n
+        term = model.loss(*batch).double() * len(batch[0])
+        total = term if total is None else total + term
+    return total.item() / n
 
 
 class NonFinite(Exception):
@@ -55,7 +56,10 @@ class NonFinite(Exception):
 
 
 def check_finite(loss: torch.Tensor, name: str = "loss") -> torch.Tensor:
-    if not torch.isfinite(loss):
+    """Stop before the step on the CPU, where the check is free. On a GPU the check would wait
+    for the device every step; there the loop checks the epoch's summed losses instead (a NaN
+    or infinity carries into the sum) and stops at the epoch's end, saving nothing either way."""
+    if loss.device.type == "cpu" and not torch.isfinite(loss):
         raise NonFinite(f"the {name} became {loss.item()}")
     return loss
 
@@ -184,7 +188,9 @@ def fit_gradient(
     p = model.params
     device = next(model.parameters()).device
     train, val = _as_tuple(train, device), _as_tuple(val, device)
-    gen = torch.Generator(device="cpu").manual_seed(p.seed)
+    gen = torch.Generator(device="cpu").manual_seed(p.seed)  # the batch order: the same on every device
+    # a transform's noise is drawn where the batch is (on the CPU from the same stream as before)
+    noise_gen = gen if device.type == "cpu" else torch.Generator(device=device).manual_seed(p.seed)
     optimizers = model.make_optimizers()
     schedules = [lr_schedule(opt, p) for opt in optimizers]
     metric = model.validation_metric
@@ -195,17 +201,22 @@ def fit_gradient(
     for epoch in bar:
         model.train()
         order = torch.randperm(n, generator=gen).to(device)
-        totals: dict[str, float] = {}
+        sums: dict[str, torch.Tensor] = {}  # on the device, float64: read once per epoch, no sync per step
         try:
             for start in range(0, n, p.batch_size):
                 index = order[start : start + p.batch_size]
                 batch = tuple(t[index] for t in train)
                 if transform is not None:
-                    batch = transform(batch, gen)
+                    batch = transform(batch, noise_gen)
                 for name, value in model.train_step(batch, optimizers).items():
-                    totals[name] = totals.get(name, 0.0) + value.item() * len(index)
+                    term = value.detach().double() * len(index)
+                    sums[name] = sums[name] + term if name in sums else term
         except NonFinite as exc:
             raise Diverged(f"training diverged: {exc} in epoch {epoch}; no model saved") from None
+        totals = {name: total.item() for name, total in sums.items()}
+        for name, total in totals.items():
+            if not math.isfinite(total):  # a GPU run's per-step checks are deferred to here
+                raise Diverged(f"training diverged: the {name} became {total} in epoch {epoch}; no model saved")
         for schedule in schedules:
             schedule.step()
         val_loss = model.validation_score(val, epoch)

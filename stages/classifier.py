@@ -16,7 +16,7 @@ from genlab.train import train_model
 def main(args) -> None:
     params = load_params(args.params)
     p = params.classifier
-    device = runtime.setup(params.device, p.seed)
+    device = runtime.setup(params.device, p.seed, params.precision)
     data = load_prepared("data/prepared")
     with atomic_dir("models/classifier") as out:
         if not (data.meta["has_labels"] and modality.of(data.meta).uses_classifier):

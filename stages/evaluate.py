@@ -34,7 +34,7 @@ REAL_METRICS = "metrics/real.json"
 
 def main(args) -> None:
     params = load_params(args.params, models=[args.model] if args.model else [])
-    device = runtime.setup(params.device, params.evaluate.seed)
+    device = runtime.setup(params.device, params.evaluate.seed, params.precision)
     data = load_prepared("data/prepared")
     has_classifier = data.meta["has_labels"] and modality.of(data.meta).uses_classifier
     classifier = Classifier.load(CLASSIFIER, device="cpu") if has_classifier else None

@@ -21,7 +21,7 @@ from genlab.params import load_params
 
 def main(args) -> None:
     params = load_params(args.params, models=[args.model])
-    device = runtime.setup(params.device, params.generate.seed)
+    device = runtime.setup(params.device, params.generate.seed, params.precision)
     _, model = registry.load(f"models/{args.model}/{registry.CHECKPOINT}", device)
     data = load_prepared("data/prepared", splits=("test",))
     gen = runtime.generator(params.generate.seed, device)

@@ -22,7 +22,7 @@ CLASSIFIER = "models/classifier/classifier.pt"
 def main(args) -> None:
     params = load_params(args.params, models=[args.model])
     model_params = params.model_params(args.model)
-    device = runtime.setup(params.device, getattr(model_params, "seed", 0))
+    device = runtime.setup(params.device, getattr(model_params, "seed", 0), params.precision)
     data = load_prepared(DATA, splits=("train", "val"))
     model = registry.build(args.model, model_params, data.meta).to(device)
     if model.needs_classifier:  # e.g. the GAN: checkpoints chosen by validation FID

@@ -50,3 +50,15 @@ def test_music_sweep_marks_the_validation_minimum(tmp_path):
     assert len(rows) == len(ORDERS)
     vals = [float(r[1].split()[0]) for r in rows]
     assert sum("(best)" in r[1] for r in rows) == 1 and "(best)" in rows[vals.index(min(vals))][1]
+
+
+def test_gpu_check_runs_its_every_step(tmp_path):
+    """`make gpu-check`'s script, on the CPU with tiny configs (what it measures needs a GPU)."""
+
+    from bench.gpu_check import main
+
+    results = main(["--device", "cpu", "--quick", "--work", str(tmp_path), "--skip-mnist"])
+    assert set(results["digits"]) == {"highest", "high"}
+    assert results["digits"]["highest"]["metrics"]["vae"]["nll"] > 0
+    assert "| vae |" in results["digits_table"] and set(results["throughput"]) == {"highest", "high"}
+    assert (tmp_path / "gpu_check.json").exists()

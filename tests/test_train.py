@@ -28,6 +28,38 @@ def test_nan_loss_stops_training_naming_the_epoch():
         fit_gradient(model, x, x[:16], progress=False)
 
 
+def test_on_a_gpu_the_check_waits_for_the_epochs_end(monkeypatch):
+    """On CUDA the per-step check is skipped (it would wait for the device every step); the
+    epoch's summed loss carries the NaN and stops the run at the epoch's end, the same way."""
+    import genlab.train as train
+
+    monkeypatch.setattr(train, "check_finite", lambda loss, name="loss": loss)  # what a CUDA loss gets
+    model = Exploding(VAE.Params(epochs=50, hidden=[16], latent_dim=2, batch_size=16, train_k=1), (1, 4, 4), 17)
+    x = torch.randint(0, 17, (64, 1, 4, 4), dtype=torch.uint8)
+    with pytest.raises(Diverged, match=r"the loss became nan in epoch 3; no model saved"):
+        fit_gradient(model, x, x[:16], progress=False)
+
+
+def test_cuda_precision_and_deterministic_cublas_are_set():
+    import os
+
+    from genlab import runtime
+
+    assert os.environ["CUBLAS_WORKSPACE_CONFIG"] == ":4096:8"  # set on import, before any cuBLAS call
+    backends = (torch.backends.cuda.matmul, torch.backends.cudnn.conv, torch.backends.cudnn.rnn)
+    before = [b.fp32_precision for b in backends]
+    try:
+        runtime.set_cuda_precision("high")
+        assert [b.fp32_precision for b in backends] == ["tf32"] * 3
+        runtime.set_cuda_precision("highest")
+        assert [b.fp32_precision for b in backends] == ["ieee"] * 3  # cuDNN's default TF32 convolutions off
+    finally:
+        for b, value in zip(backends, before):
+            b.fp32_precision = value
+    assert runtime.setup("cpu", 0, "high") == torch.device("cpu")
+    assert torch.backends.cuda.matmul.fp32_precision == before[0]  # the CPU path is untouched
+
+
 def test_huge_learning_rate_diverges_or_trains_but_never_returns_nan_weights():
     model = VAE(VAE.Params(lr=10.0, epochs=20, hidden=[16], latent_dim=2, batch_size=16, train_k=1), (1, 4, 4), 17)
     x = torch.randint(0, 17, (64, 1, 4, 4), dtype=torch.uint8)

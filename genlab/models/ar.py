@@ -194,7 +194,7 @@ class AutoRegressive(AdamWClipped, SequenceModel):
 
         def windows(batch: tuple, generator: torch.Generator) -> tuple:
             (starts,) = batch  # fresh random offsets every epoch: every window boundary moves
-            shift = torch.randint(0, T, (len(starts),), generator=generator).to(starts.device)
+            shift = torch.randint(0, T, (len(starts),), generator=generator, device=generator.device).to(starts.device)
             starts = (starts + shift).clamp(max=n - T)
             return (text[starts.unsqueeze(1) + steps],)
 
@@ -325,7 +325,7 @@ class MusicAR(AdamWClipped, MusicModel):
 
         def cut(batch: tuple, generator: torch.Generator) -> tuple:
             (w,) = batch  # fresh random offsets every epoch: window boundaries move
-            shift = torch.randint(0, T, (len(w),), generator=generator).to(w.device)
+            shift = torch.randint(0, T, (len(w),), generator=generator, device=generator.device).to(w.device)
             a = torch.minimum((offset[w] - shift).clamp(min=0), (length[w] - T).clamp(min=0))
             return self.windows(x, codes, a == 0, piece_start[w] + a, (length[w] - a).clamp(max=T))
 
@@ -361,13 +361,14 @@ class MusicAR(AdamWClipped, MusicModel):
         """Nats per scored validation frame of its chord (the escape's part is fixed), every frame
         scored once as the test pieces are."""
         self.eval()
-        total, count = 0.0, 0
+        total, count = None, None  # on the device, read once
         for i in range(0, len(val[0]), 4 * self.params.batch_size):
             symbols, keys, target = (t[i : i + 4 * self.params.batch_size] for t in val)
             logits, _ = self.logits(symbols, keys)
-            total += F.cross_entropy(logits.reshape(-1, self.n_chords).double(), target.reshape(-1), ignore_index=self.IGNORE, reduction="sum").item()
-            count += int((target != self.IGNORE).sum())
-        return total / max(count, 1)
+            s = F.cross_entropy(logits.reshape(-1, self.n_chords).double(), target.reshape(-1), ignore_index=self.IGNORE, reduction="sum")
+            c = (target != self.IGNORE).sum()
+            total, count = (s, c) if total is None else (total + s, count + c)
+        return total.item() / max(int(count), 1)
 
     def finish_fit(self, train: tuple) -> dict:
         return {"chords": self.n_chords, "escape": float(self.escape.escape)}

@@ -158,15 +158,15 @@ class GAN(GenerativeModel):
     @torch.no_grad()
     def sample(self, n: int, generator: torch.Generator, sampler: str | None = None) -> torch.Tensor:
         self.eval()
-        z = torch.randn((n, self.params.latent_dim), generator=generator).to(self.device)
+        z = torch.randn((n, self.params.latent_dim), generator=generator, device=generator.device).to(self.device)
         return self.quantise(self.ema_generator(z))
 
     @torch.no_grad()
     def interpolation_strip(self, test: torch.Tensor, rows: int, steps: int, generator: torch.Generator) -> torch.Tensor:
         """Generated images along straight lines between pairs of noise vectors: (rows, steps, C, H, W), levels."""
         self.eval()
-        za = torch.randn((rows, self.params.latent_dim), generator=generator).to(self.device)
-        zb = torch.randn((rows, self.params.latent_dim), generator=generator).to(self.device)
+        za = torch.randn((rows, self.params.latent_dim), generator=generator, device=generator.device).to(self.device)
+        zb = torch.randn((rows, self.params.latent_dim), generator=generator, device=generator.device).to(self.device)
         t = torch.linspace(0, 1, steps, device=za.device)[None, :, None]
         z = (za[:, None] * (1 - t) + zb[:, None] * t).reshape(-1, self.params.latent_dim)
         return (self.ema_generator(z) * self.n_levels - 0.5).clamp(0, self.n_levels - 1).reshape(rows, steps, *self.shape)

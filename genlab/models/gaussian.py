@@ -43,7 +43,7 @@ class Gaussian(GenerativeModel):
 
     @torch.no_grad()
     def sample(self, n: int, generator: torch.Generator, sampler: str | None = None) -> torch.Tensor:
-        eps = torch.randn((n, self.dim), generator=generator, dtype=torch.float64)
+        eps = torch.randn((n, self.dim), generator=generator, device=generator.device, dtype=torch.float64).to(self.mean.device)
         return (self.mean + eps @ self.scale_tril.T).reshape(n, *self.shape)
 
 

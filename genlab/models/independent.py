@@ -75,7 +75,9 @@ class IndependentMusic(MusicModel):
         self.register_buffer("log_off", torch.zeros(self.keys, dtype=torch.float64))
 
     def fit(self, train: tuple, val: tuple) -> dict:
-        self.log_on, self.log_off = bernoulli_fit(train[0], self.params.smoothing)
+        log_on, log_off = bernoulli_fit(train[0], self.params.smoothing)
+        self.log_on.copy_(log_on)  # into the buffers, wherever the model is
+        self.log_off.copy_(log_off)
         return {}
 
     def frame_log_probs(self, x, codes=None, lengths=None) -> torch.Tensor:

@@ -39,6 +39,7 @@ class Mixture(GenerativeModel):
     def _joint(self, x: torch.Tensor) -> torch.Tensor:
         """log pi_k + log p(x | k), (N, K), for levels x (N, D): a gather per pixel, no one-hot."""
         K, D = self.params.n_components, self.dim
+        x = x.to(self.log_probs.device)
         if self.n_levels == 2:  # binary pixels: sum_d lp0 + x_d (lp1 - lp0), one matrix product
             lp0, lp1 = self.log_probs.unbind(-1)
             return x.flatten(1).double() @ (lp1 - lp0).T + lp0.sum(1) + self.log_weights
@@ -63,10 +64,10 @@ class Mixture(GenerativeModel):
 
     def fit(self, train: torch.Tensor, val: torch.Tensor) -> dict:
         p, K = self.params, self.params.n_components
-        X = train.flatten(1)
+        X = train.flatten(1).to(self.log_probs.device)  # the data where the model is (the GPU, say)
         gen = torch.Generator().manual_seed(p.seed)
         resp = -torch.log(torch.rand(len(X), K, generator=gen, dtype=torch.float64))  # a seeded Dirichlet(1)
-        resp = resp / resp.sum(1, keepdim=True)
+        resp = (resp / resp.sum(1, keepdim=True)).to(X.device)
         previous, ll, it = -math.inf, -math.inf, 0
         for it in range(1, p.max_iter + 1):
             # M-step
