@@ -16,8 +16,9 @@ deterministic CUDA kernel raises here rather than in production. Writes ``<work>
 (and a copy under ``--out``) and prints a table. ``--quick`` shrinks every config to a few
 steps (on the CPU too: the test suite runs it that way to keep the script working).
 
-On the lent GPU machine, which lacks pydantic and DVCLive, install the cp312 wheels first
-(README, "GPU"), then: ``python3 -m bench.gpu_check --out $OUT``.
+On the lent GPU machine, which lacks pydantic and DVCLive and the ../shared folder, install the
+cp312 wheels and carry MNIST (README, "GPU"), then:
+``python3 -m bench.gpu_check --mnist-path .mnist --out $OUT``.
 """
 
 from __future__ import annotations
@@ -114,6 +115,8 @@ def main(argv=None) -> dict:
     p.add_argument("--out", default=None, help="also copy gpu_check.json here")
     p.add_argument("--quick", action="store_true", help="a few steps of everything: checks the script, measures nothing")
     p.add_argument("--skip-mnist", action="store_true", help="leave out the MNIST benchmark config")
+    p.add_argument("--mnist-path", default=None,
+                   help="the MNIST IDX folder (default: bench/mnist/params.yaml's, ../shared/data/mnist)")
     args = p.parse_args(argv)
 
     import torch
@@ -140,8 +143,10 @@ def main(argv=None) -> dict:
     print(results["digits_table"], flush=True)
 
     if not args.skip_mnist:
-        params = config(ROOT / "bench/mnist/params.yaml", args.device, "highest", args.quick,
-                        (ROOT / "bench/mnist" / yaml.safe_load((ROOT / "bench/mnist/params.yaml").read_text())["data"]["path"]).resolve())
+        source = ROOT / "bench/mnist/params.yaml"
+        mnist_path = Path(args.mnist_path).resolve() if args.mnist_path else \
+            (source.parent / yaml.safe_load(source.read_text())["data"]["path"]).resolve()
+        params = config(source, args.device, "highest", args.quick, mnist_path)
         mnist = pipeline(work / "mnist", params)
         results["mnist"] = mnist
         vae = mnist["metrics"].get("vae", {}).get("nll")
