@@ -120,6 +120,12 @@ class EvaluateParams(Section):
     kid_subsets: int = Field(100, ge=1, description="random subsets KID is averaged over (each half the smaller set)")
 
 
+class DistributedParams(Section):
+    nproc_per_node: int = Field(1, ge=1, description="training processes per machine (torchrun's `--nproc_per_node`; on GPUs one per GPU); more than one process in all runs the `classifier` and `train@*` stages of models trained by gradient steps under torchrun, each process with its share of every epoch")
+    nnodes: int = Field(1, ge=1, description="machines taking part (torchrun's `--nnodes`); each runs the same stage with the same params")
+    rdzv_endpoint: str = Field("127.0.0.1:29400", pattern=r"^[^:\s]+:[0-9]{1,5}$", description="`host:port` of the first machine (node rank 0, the one that runs DVC and writes the outputs), which the others reach, when `nnodes` > 1; each other machine sets `GENLAB_NODE_RANK` (1, 2, ...)")
+
+
 class CoreParams(Section):
     device: Literal["cpu", "cuda", "auto"] = Field(
         "cpu", description="`cpu`, `cuda` or `auto` (the GPU when there is one); results are bit-for-bit reproducible on `cpu`"
@@ -135,6 +141,7 @@ class CoreParams(Section):
     classifier: ClassifierParams = Field(default_factory=ClassifierParams, description="`classifier`")
     generate: GenerateParams = Field(default_factory=GenerateParams, description="`generate@*`")
     evaluate: EvaluateParams = Field(default_factory=EvaluateParams, description="`evaluate@*` and `real`")
+    distributed: DistributedParams = Field(default_factory=DistributedParams, description="`classifier`, `train@*`: data-parallel training (torchrun, DistributedDataParallel)")
 
     @field_validator("models")
     @classmethod

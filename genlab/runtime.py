@@ -10,6 +10,7 @@ import sys
 import numpy as np
 import torch
 
+from genlab.errors import GenlabError
 from genlab.params import resolve_device
 
 
@@ -23,6 +24,7 @@ def setup(device: str, seed: int, precision: str = "highest") -> torch.device:
     algorithms, set the float32 precision of CUDA matmuls and convolutions (``highest``: IEEE
     float32; ``high``: TF32, faster on Ampere and later, about 10 significant bits), and return
     the device to use. The CPU path is untouched by ``precision``."""
+    set_threads()
     random.seed(seed)
     np.random.seed(seed % 2**32)
     torch.manual_seed(seed)  # seeds CUDA's default generators too
@@ -32,6 +34,18 @@ def setup(device: str, seed: int, precision: str = "highest") -> torch.device:
     if resolved.type == "cuda":
         set_cuda_precision(precision)
     return resolved
+
+
+def set_threads() -> int:
+    """PyTorch's CPU threads from ``GENLAB_THREADS`` when it is set (so that jobs run side by side,
+    `dvc queue start -j 2` say, share the cores instead of each taking all of them); returns the
+    count in use. Results on the CPU do not depend on it."""
+    value = os.environ.get("GENLAB_THREADS", "").strip()
+    if value:
+        if not value.isdigit() or int(value) < 1:
+            raise GenlabError(f"GENLAB_THREADS={value!r}: give a whole number of threads, at least 1")
+        torch.set_num_threads(int(value))
+    return torch.get_num_threads()
 
 
 def set_cuda_precision(precision: str) -> None:

@@ -17,7 +17,7 @@ from typing import ClassVar
 import torch
 from tqdm import tqdm
 
-from genlab import noise
+from genlab import distributed, noise
 from genlab.errors import GenlabError
 from genlab.schema import GradientParams
 
@@ -42,13 +42,19 @@ def _as_tuple(data: Tensors, device) -> tuple[torch.Tensor, ...]:
 
 @torch.no_grad()
 def mean_loss(model: torch.nn.Module, data: tuple[torch.Tensor, ...], batch_size: int) -> float:
+    """The mean loss over ``data``; with several processes each scores its share and the sums
+    are added over the ranks."""
     model.eval()
-    total, n = None, len(data[0])
+    rank, size = distributed.world()
+    if size > 1:
+        data = tuple(t[rank::size] for t in data)
+    device = data[0].device
+    total, n = torch.zeros((), dtype=torch.float64, device=device), len(data[0])
     for start in range(0, n, batch_size):  # summed on the device in float64, read once
         batch = tuple(t[start : start + batch_size] for t in data)
-        term = model.loss(*batch).double() * len(batch[0])
-        total = term if total is None else total + term
-    return total.item() / n
+        total = total + model.loss(*batch).double() * len(batch[0])
+    total = distributed.all_sum(torch.stack([total, torch.tensor(float(n), dtype=torch.float64, device=device)]))
+    return total[0].item() / total[1].item()
 
 
 class NonFinite(Exception):
@@ -57,9 +63,11 @@ class NonFinite(Exception):
 
 def check_finite(loss: torch.Tensor, name: str = "loss") -> torch.Tensor:
     """Stop before the step on the CPU, where the check is free. On a GPU the check would wait
-    for the device every step; there the loop checks the epoch's summed losses instead (a NaN
-    or infinity carries into the sum) and stops at the epoch's end, saving nothing either way."""
-    if loss.device.type == "cpu" and not torch.isfinite(loss):
+    for the device every step, and with several processes one rank stopping alone would leave
+    the others waiting: there the loop checks the epoch's summed losses instead (a NaN or
+    infinity carries into the sum; every rank sees the same sum) and stops at the epoch's end,
+    saving nothing either way."""
+    if loss.device.type == "cpu" and distributed.world()[1] == 1 and not torch.isfinite(loss):
         raise NonFinite(f"the {name} became {loss.item()}")
     return loss
 
@@ -95,7 +103,7 @@ class Trainable(torch.nn.Module):
     def train_step(self, batch: tuple, optimizers: list) -> dict[str, torch.Tensor]:
         """Default: one step on ``loss``; returns the (detached) losses to log."""
         (opt,) = optimizers
-        loss = check_finite(self.loss(*batch))
+        loss = check_finite(self.objective(*batch))
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
@@ -114,6 +122,22 @@ class Trainable(torch.nn.Module):
         """A picture (PIL image) to log at every validation, or None (the default)."""
         return None
 
+    def distribute(self, wrap) -> None:
+        """With several processes, wrap what trains in DistributedDataParallel (``wrap``), kept out
+        of the model's own modules so that its state_dict does not change. Default: ``loss``,
+        through a module whose forward it is; ``objective`` then calls the wrapper. A model with
+        its own ``train_step`` (the GAN) wraps its parts and calls them."""
+        self.__dict__["_ddp"] = wrap(LossOf(self))
+
+    def undistribute(self) -> None:
+        for key in [k for k in self.__dict__ if k.startswith("_ddp")]:
+            del self.__dict__[key]
+
+    def objective(self, *batch: torch.Tensor) -> torch.Tensor:
+        """``loss``, through DistributedDataParallel when training with several processes."""
+        ddp = self.__dict__.get("_ddp")
+        return self.loss(*batch) if ddp is None else ddp(*batch)
+
     def training_batches(self, train: Tensors, val: Tensors) -> tuple[Tensors, Tensors, object]:
         """(what the loop batches, what it validates on, a batch transform or None). Default: the
         examples as they are. A sequence model turns one long text into windows here: the loop
@@ -126,6 +150,17 @@ class Trainable(torch.nn.Module):
     def finish_fit(self, train: torch.Tensor) -> dict:
         """Anything fitted after the weights (a latent sampler, say); returns what to log."""
         return {}
+
+
+class LossOf(torch.nn.Module):
+    """A module whose forward is ``model.loss``: what DistributedDataParallel wraps."""
+
+    def __init__(self, model: Trainable):
+        super().__init__()
+        self.model = model
+
+    def forward(self, *batch: torch.Tensor) -> torch.Tensor:
+        return self.model.loss(*batch)
 
 
 def default_step(model: Trainable, batch: tuple, optimizers: list) -> dict[str, torch.Tensor]:
@@ -188,22 +223,28 @@ def fit_gradient(
     p = model.params
     device = next(model.parameters()).device
     train, val = _as_tuple(train, device), _as_tuple(val, device)
-    gen = torch.Generator(device="cpu").manual_seed(p.seed)  # the batch order: the same on every device
-    # a transform's noise is drawn where the batch is (on the CPU from the same stream as before)
-    noise_gen = gen if device.type == "cpu" else torch.Generator(device=device).manual_seed(p.seed)
+    rank, size = distributed.world()
+    if size > 1:  # DDP copies rank 0's weights everywhere; then each rank draws its own noise
+        model.distribute(distributed.wrap)
+        torch.manual_seed(p.seed + rank)
+    gen = torch.Generator(device="cpu").manual_seed(p.seed)  # the batch order: the same on every device and rank
+    # a transform's noise is drawn where the batch is (one process on the CPU: from the same stream)
+    noise_gen = gen if device.type == "cpu" and size == 1 else torch.Generator(device=device).manual_seed(p.seed + rank)
     optimizers = model.make_optimizers()
     schedules = [lr_schedule(opt, p) for opt in optimizers]
     metric = model.validation_metric
     best_loss, best_epoch, best_state = math.inf, 0, None
     n = len(train[0])
+    progress = progress and rank == 0
     bar = tqdm(range(1, p.epochs + 1), desc="train", unit="epoch", disable=None if progress else True, leave=False)
     epoch = 0
     for epoch in bar:
         model.train()
-        order = torch.randperm(n, generator=gen).to(device)
+        order = distributed.shard(torch.randperm(n, generator=gen)).to(device)  # this rank's share
+        seen = len(order) * size
         sums: dict[str, torch.Tensor] = {}  # on the device, float64: read once per epoch, no sync per step
         try:
-            for start in range(0, n, p.batch_size):
+            for start in range(0, len(order), p.batch_size):
                 index = order[start : start + p.batch_size]
                 batch = tuple(t[index] for t in train)
                 if transform is not None:
@@ -213,7 +254,7 @@ def fit_gradient(
                     sums[name] = sums[name] + term if name in sums else term
         except NonFinite as exc:
             raise Diverged(f"training diverged: {exc} in epoch {epoch}; no model saved") from None
-        totals = {name: total.item() for name, total in sums.items()}
+        totals = {name: distributed.all_sum(total).item() for name, total in sums.items()}
         for name, total in totals.items():
             if not math.isfinite(total):  # a GPU run's per-step checks are deferred to here
                 raise Diverged(f"training diverged: the {name} became {total} in epoch {epoch}; no model saved")
@@ -227,18 +268,19 @@ def fit_gradient(
             best_state = copy.deepcopy(model.state_dict())
         if live is not None:
             for name, total in totals.items():
-                live.log_metric(f"train/{name}", total / n)
+                live.log_metric(f"train/{name}", total / seen)
             if val_loss is not None:
                 live.log_metric(f"val/{metric}", val_loss)
                 picture = model.snapshot()  # e.g. the GAN's fixed-noise samples, at every validation
                 if picture is not None:
                     live.log_image(f"samples/epoch_{epoch:04d}.png", picture)
             live.next_step()
-        shown = {k: f"{v / n:.3g}" for k, v in totals.items()}
+        shown = {k: f"{v / seen:.3g}" for k, v in totals.items()}
         bar.set_postfix(**shown, val="-" if val_loss is None else f"{val_loss:.3g}", best=f"{best_loss:.3g}@{best_epoch}")
         if epoch - best_epoch >= p.patience:
             break
     bar.close()
+    model.undistribute()
     if best_state is None:
         raise Diverged(f"training measured no validation {metric} in {epoch} epochs; no model saved")
     model.load_state_dict(best_state)
@@ -264,6 +306,11 @@ def train_model(
         (loop_train, transform), loop_val = fresh, val
     else:
         loop_train, loop_val, transform = model.training_batches(train, val)
+    if live_dir is None:  # a rank other than 0 of a distributed run: it writes nothing
+        result = fit_gradient(model, loop_train, loop_val, live=None, progress=progress, transform=transform)
+        summary = {"best_epoch": result.best_epoch, "best_val_loss": result.best_val_loss, "epochs": result.epochs_run}
+        summary.update(model.finish_fit(train))
+        return summary
     # dvcyaml=None: DVCLive must not edit dvc.yaml; save_dvc_exp=False: DVC runs the experiment.
     try:
         live = Live(dir=str(live_dir), dvcyaml=None, save_dvc_exp=False, report=None)

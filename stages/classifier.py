@@ -3,9 +3,11 @@
 Reads `device` and `classifier:`; writes models/classifier/ (classifier.pt, train.json,
 live/ curves) and metrics/classifier.json (val_accuracy, test_accuracy). Its penultimate
 features are the space in which FID, KID, precision/recall and density/coverage are measured.
+With `distributed.nproc_per_node` x `distributed.nnodes` > 1 it trains in that many processes
+under torchrun (genlab.distributed); rank 0 writes the outputs.
 """
 
-from genlab import cli, modality, runtime
+from genlab import cli, distributed, modality, runtime
 from genlab.classifier import Classifier
 from genlab.data import load_prepared
 from genlab.io import atomic_dir, write_json
@@ -18,6 +20,14 @@ def main(args) -> None:
     p = params.classifier
     device = runtime.setup(params.device, p.seed, params.precision)
     data = load_prepared("data/prepared")
+    trains = data.meta["has_labels"] and modality.of(data.meta).uses_classifier
+    if trains and distributed.wanted(params.distributed) and not distributed.in_worker():
+        return distributed.launch(params.distributed, "stages.classifier", ["--params", args.params])
+    device = distributed.init(device, p.seed)
+    if not distributed.is_main():  # another rank of a distributed run: it trains and writes nothing
+        model = Classifier(p, data.meta["shape"], data.meta["n_levels"], data.meta["n_classes"]).to(device)
+        train_model(model, (data.train.x, data.train.y), (data.val.x, data.val.y), live_dir=None)
+        return distributed.finish()
     with atomic_dir("models/classifier") as out:
         if not (data.meta["has_labels"] and modality.of(data.meta).uses_classifier):
             kind = modality.of(data.meta)
@@ -27,6 +37,7 @@ def main(args) -> None:
         else:
             model = Classifier(p, data.meta["shape"], data.meta["n_levels"], data.meta["n_classes"]).to(device)
             summary = train_model(model, (data.train.x, data.train.y), (data.val.x, data.val.y), live_dir=out / "live")
+            summary["world_size"] = distributed.world()[1]
             model.cpu().save(out / "classifier.pt", data.meta)
             write_json(out / "train.json", summary)
             model.eval()
@@ -36,6 +47,7 @@ def main(args) -> None:
                 "n_test": len(data.test.x),
                 "feature_dim": p.feature_dim,
             }
+    distributed.finish()
     write_json("metrics/classifier.json", metrics)
     print("classifier: " + ", ".join(f"{k} {v}" for k, v in metrics.items()))
 

@@ -5,9 +5,11 @@ model.pt (the checkpoint), train.json (best epoch and validation loss) and, for 
 trained by gradient steps, live/ (DVCLive curves of the train and validation loss).
 Nothing is saved if the loss becomes NaN or infinite; a model that cannot model the data
 (the GAN on a table of values, say) stops with one line naming the model and the data.
+With `distributed.nproc_per_node` x `distributed.nnodes` > 1 a model trained by gradient steps
+trains in that many processes under torchrun (genlab.distributed); rank 0 writes the outputs.
 """
 
-from genlab import cli, modality, registry, runtime
+from genlab import cli, distributed, modality, registry, runtime
 from genlab.classifier import Classifier
 from genlab.data import load_prepared
 from genlab.errors import GenlabError, TooShort
@@ -22,23 +24,37 @@ CLASSIFIER = "models/classifier/classifier.pt"
 def main(args) -> None:
     params = load_params(args.params, models=[args.model])
     model_params = params.model_params(args.model)
-    device = runtime.setup(params.device, getattr(model_params, "seed", 0), params.precision)
+    seed = getattr(model_params, "seed", 0)
+    device = runtime.setup(params.device, seed, params.precision)
     data = load_prepared(DATA, splits=("train", "val"))
-    model = registry.build(args.model, model_params, data.meta).to(device)
+    model = registry.build(args.model, model_params, data.meta)
+    if distributed.wanted(params.distributed) and model.trains_by_gradient and not distributed.in_worker():
+        return distributed.launch(params.distributed, "stages.train", ["--model", args.model, "--params", args.params])
+    device = distributed.init(device, seed)
+    model = model.to(device)
     if model.needs_classifier:  # e.g. the GAN: checkpoints chosen by validation FID
         if not (data.meta["has_labels"] and modality.of(data.meta).uses_classifier):
             raise GenlabError(
                 f"{args.model}: selects checkpoints in the feature classifier's space, which needs labelled images"
             )
         model.attach_classifier(Classifier.load(CLASSIFIER))
-    with atomic_dir(f"models/{args.model}") as out:
-        fresh = fresh_training_data(data)  # dynamic binarisation, dequantisation
+    fresh = fresh_training_data(data)  # dynamic binarisation, dequantisation
+
+    def fit(live_dir) -> dict:
         try:
-            summary = train_model(model, data.train.model_input(), data.val.model_input(), live_dir=out / "live", fresh=fresh)
+            summary = train_model(model, data.train.model_input(), data.val.model_input(), live_dir=live_dir, fresh=fresh)
         except TooShort as exc:  # name the user's file
             raise GenlabError(f"{data.meta.get('path', DATA)}: {exc}") from None
+        return {**summary, "world_size": distributed.world()[1]}
+
+    if not distributed.is_main():  # another rank of a distributed run: it trains and writes nothing
+        fit(None)
+        return distributed.finish()
+    with atomic_dir(f"models/{args.model}") as out:
+        summary = fit(out / "live")
         registry.save(model.cpu(), args.model, data.meta, out / registry.CHECKPOINT)
         write_json(out / "train.json", summary)
+    distributed.finish()
     print(f"train {args.model}: " + (", ".join(f"{k} {v:.6g}" if isinstance(v, float) else f"{k} {v}" for k, v in summary.items()) or "fitted"))
 
 

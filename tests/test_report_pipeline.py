@@ -11,6 +11,7 @@ import shutil
 import subprocess
 
 import pytest
+import yaml
 
 from browser import blank, open_page
 from genlab.report import MD_LIMIT, fmt
@@ -19,12 +20,16 @@ from test_pipeline import TINY, copy_project, env, init_repo, set_params, sh  # 
 pytestmark = pytest.mark.slow
 
 EXP = "lr-up"
+MODELS = ["vae", "gan"]
 
 
 @pytest.fixture(scope="module")
 def repo(tmp_path_factory, env):
     root = copy_project(tmp_path_factory.mktemp("report"))
     set_params(root, **TINY)
+    params = yaml.safe_load((root / "params.yaml").read_text())
+    params["models"] = MODELS  # the VAE (its experiment) and the GAN (its snapshots) suffice
+    (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     init_repo(root, env)
     # what `make install` does for the project: the offline template DVC's config names
     sh(root, env, "dvc", "config", "--local", "plots.html_template", "plots_template.html")
@@ -68,9 +73,9 @@ def test_report_against_head_compares_the_experiment(repo, env, tmp_path):
     })
     assert visit.outside == [] and visit.errors == [], (visit.outside, visit.errors)
     r = visit.results
-    assert r["tables"] >= 3 and r["summary_rows"] == 6  # five models and the real row
+    assert r["tables"] >= 3 and r["summary_rows"] == 3  # two models and the real row
     assert r["charts"] >= 4  # classifier, vae, and the GAN's fid and losses
-    assert r["samples"] >= 10  # five models, two revisions
+    assert r["samples"] == 4  # two models, two revisions
     assert 1 <= r["snapshots"] <= 4 and r["broken"] == 0
     assert not blank(shot)
 

@@ -149,3 +149,35 @@ def test_allocator_setting_applies_where_glibc_runs():
 
     glibc = sys.platform.startswith("linux") and platform.libc_ver()[0] == "glibc"
     assert runtime.keep_freed_memory() is glibc
+
+
+def test_torchrun_arguments_for_one_and_several_machines(monkeypatch):
+    from genlab import distributed
+    from genlab.errors import GenlabError
+    from genlab.params import DistributedParams
+
+    one = distributed.torchrun_args(DistributedParams(nproc_per_node=2), "stages.train", ["--model", "vae"])
+    assert one == ["--nproc_per_node", "2", "--nnodes", "1", "--max_restarts", "0", "--standalone",
+                   "--module", "stages.train", "--model", "vae"]
+    p = DistributedParams(nnodes=2, rdzv_endpoint="10.0.0.1:29400")
+    monkeypatch.setenv("GENLAB_NODE_RANK", "1")
+    two = distributed.torchrun_args(p, "stages.train", [])
+    assert two[6:12] == ["--rdzv_backend", "static", "--rdzv_endpoint", "10.0.0.1:29400", "--node_rank", "1"]
+    monkeypatch.setenv("GENLAB_NODE_RANK", "2")
+    with pytest.raises(GenlabError, match="GENLAB_NODE_RANK='2'"):
+        distributed.torchrun_args(p, "stages.train", [])
+
+
+def test_threads_follow_genlab_threads(monkeypatch):
+    from genlab import runtime
+    from genlab.errors import GenlabError
+
+    before = torch.get_num_threads()
+    try:
+        monkeypatch.setenv("GENLAB_THREADS", "1")
+        assert runtime.set_threads() == 1
+        monkeypatch.setenv("GENLAB_THREADS", "two")
+        with pytest.raises(GenlabError, match="GENLAB_THREADS"):
+            runtime.set_threads()
+    finally:
+        torch.set_num_threads(before)

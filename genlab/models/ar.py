@@ -133,7 +133,7 @@ class AdamWClipped:
 
     def train_step(self, batch: tuple, optimizers: list) -> dict[str, torch.Tensor]:
         (opt,) = optimizers
-        loss = check_finite(self.loss(*batch))
+        loss = check_finite(self.objective(*batch))
         opt.zero_grad(set_to_none=True)
         loss.backward()
         if self.params.grad_clip:

@@ -23,7 +23,7 @@ from torch import nn
 
 from genlab.errors import GenlabError
 from genlab.metrics import fid
-from genlab import noise
+from genlab import distributed, noise
 from genlab.images import image_grid
 from genlab.models.base import GenerativeModel
 from genlab.nets import decoder, encoder, spectral_norm
@@ -102,21 +102,29 @@ class GAN(GenerativeModel):
     def begin_fit(self, train: torch.Tensor | None) -> None:
         """The training noise (latent draws, dequantisation) comes from one seeded generator on the
         model's device (made again here, after the stage has moved the model)."""
-        self.__dict__["noise"] = torch.Generator(device=self.device).manual_seed(self.params.seed + 2)
+        rank = distributed.world()[0]  # each process of a distributed run draws its own noise
+        self.__dict__["noise"] = torch.Generator(device=self.device).manual_seed(self.params.seed + 2 + 1_000_003 * rank)
+
+    def distribute(self, wrap) -> None:
+        """Both networks in DistributedDataParallel, each called through its wrapper in ``train_step``."""
+        self.__dict__["_ddp_g"] = wrap(self.generator)
+        self.__dict__["_ddp_d"] = wrap(self.discriminator)
 
     def train_step(self, batch: tuple, optimizers: list) -> dict[str, torch.Tensor]:
         (x,) = batch
         opt_d, opt_g = optimizers
         kind = self.params.loss
+        generator = self.__dict__.get("_ddp_g", self.generator)
+        discriminator = self.__dict__.get("_ddp_d", self.discriminator)
         z = torch.randn(len(x), self.params.latent_dim, generator=self.noise, device=x.device)
-        fake = self.generator(z)
+        fake = generator(z)
         real = noise.dequantise_levels(x, self.n_levels, self.noise)
-        real_logits, fake_logits = self.discriminator(torch.cat([real, fake.detach()])).split(len(x))  # one pass
+        real_logits, fake_logits = discriminator(torch.cat([real, fake.detach()])).split(len(x))  # one pass
         loss_d = check_finite(d_loss(real_logits, fake_logits, kind), "discriminator loss")
         opt_d.zero_grad(set_to_none=True)
         loss_d.backward()
         opt_d.step()
-        loss_g = check_finite(g_loss(self.discriminator(fake), kind), "generator loss")
+        loss_g = check_finite(g_loss(discriminator(fake), kind), "generator loss")
         opt_g.zero_grad(set_to_none=True)
         loss_g.backward()
         opt_g.step()
