@@ -43,7 +43,7 @@ pr-comment: install
 	$(RUN) python -m genlab.prcomment --pr $(PR) report/report.md
 
 test: install browser
-	$(RUN) python -m pytest -q tests
+	$(RUN) python -m pytest -q --durations=15 tests
 
 test-fast: install
 	$(RUN) python -m pytest -q -m "not slow" tests

@@ -67,7 +67,7 @@ def test_report_against_head_compares_the_experiment(repo, env, tmp_path):
         "tables": "document.querySelectorAll('table').length",
         "summary_rows": "document.querySelectorAll('table')[0].querySelectorAll('tbody tr').length",
         "charts": "[...document.images].filter(i => i.src.startsWith('data:image/svg+xml') && i.naturalWidth > 0).length",
-        "samples": "[...document.querySelectorAll('img.samples')].filter(i => i.naturalWidth > 0).length",
+        "samples": "[...document.querySelectorAll('td.sample img.samples')].filter(i => i.naturalWidth > 0).length",
         "snapshots": "document.querySelectorAll('img.snapshot').length",
         "broken": "[...document.images].filter(i => !(i.complete && i.naturalWidth > 0)).length",
     })
