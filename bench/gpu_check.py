@@ -38,6 +38,7 @@ sys.path.insert(0, str(ROOT))
 
 from bench.pipeline import run_stages  # noqa: E402
 from genlab.io import write_json  # noqa: E402
+from genlab.report import md_table  # noqa: E402
 
 MNIST_CPU_NLL = 83.92  # bench/mnist/params.yaml on this project's 2-core CPU (README, "MNIST")
 QUICK = {
@@ -102,11 +103,6 @@ def compare(runs: dict[str, dict], keys=("nll", "fid")) -> list[list[str]]:
     return rows
 
 
-def table(header: list[str], rows: list[list[str]]) -> str:
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    return "\n".join(lines + ["| " + " | ".join(r) + " |" for r in rows])
-
-
 def main(argv=None) -> dict:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0], epilog="\n".join(__doc__.splitlines()[1:]),
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -139,7 +135,7 @@ def main(argv=None) -> dict:
     cpu = committed_cpu_metrics(list(digits["highest"]["metrics"]))
     runs = {"cpu (committed)": cpu, "highest": digits["highest"]["metrics"], "high (TF32)": digits["high"]["metrics"]}
     header = ["model"] + [f"{k} {name}" for k in ("nll", "fid") for name in runs]
-    results["digits_table"] = table(header, compare(runs))
+    results["digits_table"] = md_table(header, compare(runs), cell=str).rstrip("\n")
     print(results["digits_table"], flush=True)
 
     if not args.skip_mnist:

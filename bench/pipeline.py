@@ -15,6 +15,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from genlab.io import atomic_file, write_json  # noqa: E402
+from genlab.report import md_table  # noqa: E402
 from genlab.params import load_params  # noqa: E402
 from stages import classifier, evaluate, generate, preprocess, summary, train  # noqa: E402
 
@@ -52,9 +53,7 @@ def run_stages(folder: Path, params_file: str = "params.yaml") -> dict:
 
 def write_table(path: Path, header: list[str], rows: list[list[str]]) -> str:
     """A markdown table written to ``path`` (atomically); returns its text."""
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    lines += ["| " + " | ".join(r) + " |" for r in rows]
-    table = "\n".join(lines) + "\n"
+    table = md_table(header, rows, cell=str)
     with atomic_file(path) as tmp:
         tmp.write_text(table)
     return table

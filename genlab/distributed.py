@@ -61,10 +61,10 @@ def torchrun_args(p, module: str, argv: list[str]) -> list[str]:
 
 def launch(p, module: str, argv: list[str]) -> None:
     """Run ``python -m module argv`` in ``p``'s processes under torchrun and wait for them."""
+    import logging
+
     from torch.distributed.elastic.multiprocessing.errors import ChildFailedError
     from torch.distributed.run import get_args_parser, run
-
-    import logging
 
     world_size = p.nproc_per_node * p.nnodes
     print(f"{module}: {world_size} processes ({p.nproc_per_node} per machine, {p.nnodes} machines) under torchrun", flush=True)
@@ -82,11 +82,9 @@ def launch(p, module: str, argv: list[str]) -> None:
         raise GenlabError(f"distributed: {first}") from None
 
 
-def init(device: torch.device, seed: int) -> torch.device:
+def init(device: torch.device) -> torch.device:
     """Join torchrun's process group if this is one of its workers; returns this rank's device.
-    Each rank reseeds its default generators with ``seed + rank`` so that the model's own noise
-    (a VAE's reparameterisation draws) differs between ranks; DDP copies rank 0's weights to
-    every rank when it wraps the model, so the starting point is the same."""
+    (The training loop reseeds each rank, after DDP has copied rank 0's weights everywhere.)"""
     if not in_worker():
         return device
     import torch.distributed as dist
@@ -97,7 +95,6 @@ def init(device: torch.device, seed: int) -> torch.device:
         torch.cuda.set_device(device)
     if not dist.is_initialized():
         dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
-    torch.manual_seed(seed + dist.get_rank())
     return device
 
 

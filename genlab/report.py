@@ -370,7 +370,6 @@ def snapshots(side: Side, model: str) -> list[Picture]:
 @dataclass
 class Report:
     base: str  # as the user named it
-    base_label: str  # with its commit
     summary: list[list[str]]  # the workspace's metrics/summary.csv, header first
     metrics: list[MetricRow]
     params: list[tuple[str, str, str]]  # key, base, workspace
@@ -485,7 +484,7 @@ def build(root: Path, base: str) -> Report:
     summary = read_summary(here.read("metrics/summary.csv"))
     if not summary and not metrics:
         raise GenlabError("no metrics in the workspace: run `make repro` (or `dvc repro`) first")
-    return Report(base, label, summary, metrics, params, charts, samples, shots, notes, (here.label, there.label))
+    return Report(base, summary, metrics, params, charts, samples, shots, notes, (here.label, there.label))
 
 
 # --- HTML --------------------------------------------------------------------------------------
@@ -618,9 +617,10 @@ def md_code(text: str) -> str:
     return f"{fence}text\n{text}\n{fence}\n"
 
 
-def md_table(header: list[str], rows: list[list[str]]) -> str:
-    lines = ["| " + " | ".join(md_cell(h) for h in header) + " |", "|" + "---|" * len(header)]
-    lines += ["| " + " | ".join(md_cell(c) for c in row) + " |" for row in rows]
+def md_table(header: list[str], rows: list[list[str]], cell=md_cell) -> str:
+    """A Markdown table, each cell through ``cell`` (escaped for GitHub by default)."""
+    lines = ["| " + " | ".join(cell(h) for h in header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(cell(c) for c in row) + " |" for row in rows]
     return "\n".join(lines) + "\n"
 
 
@@ -692,12 +692,8 @@ def main(args) -> None:
     report = build(Path(args.repo).resolve(), args.base)
     write(report, Path(args.out), os.environ.get("REPORT_ARTIFACT_URL") or None)
     changed = sum(m.changed for m in report.metrics)
-    print(f"wrote {args.out}/index.html and {args.out}/report.md: {here_vs(report)}, "
+    print(f"wrote {args.out}/index.html and {args.out}/report.md: {report.sides[0]} against {report.sides[1]}, "
           f"{changed} of {len(report.metrics)} metrics changed, {len(report.params)} params")
-
-
-def here_vs(r: Report) -> str:
-    return f"{r.sides[0]} against {r.sides[1]}"
 
 
 def parser():

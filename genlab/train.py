@@ -9,6 +9,7 @@ DVCLive, a progress bar, and a clean stop if the loss stops being finite.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import math
 from dataclasses import dataclass
@@ -288,6 +289,19 @@ def fit_gradient(
     return FitResult(best_epoch=best_epoch, best_val_loss=best_loss, epochs_run=epoch)
 
 
+def open_live(live_dir):
+    """DVCLive's logger of the curves in ``live_dir``."""
+    from dvclive import Live
+
+    # dvcyaml=None: DVCLive must not edit dvc.yaml; save_dvc_exp=False: DVC runs the experiment.
+    try:
+        return Live(dir=str(live_dir), dvcyaml=None, save_dvc_exp=False, report=None)
+    except Exception as exc:  # DVCLive reads the git revision even where there is none yet
+        if "Empty git repo" in str(exc):
+            raise GenlabError("the git repository has no commit yet; commit once before running the pipeline") from None
+        raise
+
+
 def train_model(
     model: Trainable, train: Tensors, val: Tensors, live_dir, progress: bool = True, fresh=None
 ) -> dict:
@@ -299,28 +313,16 @@ def train_model(
     """
     if not model.trains_by_gradient:
         return model.fit(train, val)
-    from dvclive import Live
-
     model.begin_fit(train[0] if isinstance(train, tuple) else train)
     if fresh is not None:
         (loop_train, transform), loop_val = fresh, val
     else:
         loop_train, loop_val, transform = model.training_batches(train, val)
-    if live_dir is None:  # a rank other than 0 of a distributed run: it writes nothing
-        result = fit_gradient(model, loop_train, loop_val, live=None, progress=progress, transform=transform)
-        summary = {"best_epoch": result.best_epoch, "best_val_loss": result.best_val_loss, "epochs": result.epochs_run}
-        summary.update(model.finish_fit(train))
-        return summary
-    # dvcyaml=None: DVCLive must not edit dvc.yaml; save_dvc_exp=False: DVC runs the experiment.
-    try:
-        live = Live(dir=str(live_dir), dvcyaml=None, save_dvc_exp=False, report=None)
-    except Exception as exc:  # DVCLive reads the git revision even where there is none yet
-        if "Empty git repo" in str(exc):
-            raise GenlabError("the git repository has no commit yet; commit once before running the pipeline") from None
-        raise
-    with live:
+    live = None if live_dir is None else open_live(live_dir)  # None: a rank other than 0 writes nothing
+    with live or contextlib.nullcontext():
         result = fit_gradient(model, loop_train, loop_val, live=live, progress=progress, transform=transform)
-        live.summary["best_epoch"] = result.best_epoch
+        if live is not None:
+            live.summary["best_epoch"] = result.best_epoch
     summary = {"best_epoch": result.best_epoch, "best_val_loss": result.best_val_loss, "epochs": result.epochs_run}
     summary.update(model.finish_fit(train))
     return summary

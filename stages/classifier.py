@@ -23,7 +23,7 @@ def main(args) -> None:
     trains = data.meta["has_labels"] and modality.of(data.meta).uses_classifier
     if trains and distributed.wanted(params.distributed) and not distributed.in_worker():
         return distributed.launch(params.distributed, "stages.classifier", ["--params", args.params])
-    device = distributed.init(device, p.seed)
+    device = distributed.init(device)
     if not distributed.is_main():  # another rank of a distributed run: it trains and writes nothing
         model = Classifier(p, data.meta["shape"], data.meta["n_levels"], data.meta["n_classes"]).to(device)
         train_model(model, (data.train.x, data.train.y), (data.val.x, data.val.y), live_dir=None)

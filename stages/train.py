@@ -30,7 +30,7 @@ def main(args) -> None:
     model = registry.build(args.model, model_params, data.meta)
     if distributed.wanted(params.distributed) and model.trains_by_gradient and not distributed.in_worker():
         return distributed.launch(params.distributed, "stages.train", ["--model", args.model, "--params", args.params])
-    device = distributed.init(device, seed)
+    device = distributed.init(device)
     model = model.to(device)
     if model.needs_classifier:  # e.g. the GAN: checkpoints chosen by validation FID
         if not (data.meta["has_labels"] and modality.of(data.meta).uses_classifier):

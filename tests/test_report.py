@@ -92,7 +92,7 @@ def tiny_report(n_metrics: int = 3, text: str | None = None) -> Report:
         {"workspace": text, "main (abc)": None}, {"workspace": None, "main (abc)": None}, [],
     )
     return Report(
-        base="main", base_label="main (abc)", summary=[["model", "nll"], ["vae", "89.50"]], metrics=metrics,
+        base="main", summary=[["model", "nll"], ["vae", "89.50"]], metrics=metrics,
         params=[("vae.lr", "0.0003", "0.001")], charts={"vae": [Picture("c.svg", b"<svg xmlns='http://www.w3.org/2000/svg'/>", "image/svg+xml", "vae: loss")]},
         samples=[sample], snapshots={}, notes=[], sides=("workspace", "main (abc)"),
     )
