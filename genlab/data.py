@@ -69,7 +69,10 @@ def prepare(params: DataParams, out_dir: str | Path) -> dict:
     else:  # the source brings its test split; validation comes out of its training part
         n_train = len(raw.x)
         n_val = max(1, round(n_train * params.val_fraction))
-        train, val = train_test_split(np.arange(n_train), test_size=n_val, random_state=params.seed, stratify=raw.y)
+        try:
+            train, val = train_test_split(np.arange(n_train), test_size=n_val, random_state=params.seed, stratify=raw.y)
+        except ValueError as exc:  # a class too small to stratify (a damaged label file, a tiny val_fraction)
+            raise GenlabError(f"{params.path}: cannot split {n_train} training examples by label ({exc})") from None
         parts = {"train": np.sort(train), "val": np.sort(val), "test": np.arange(n_train, n_train + len(raw.test_x))}
         x = np.concatenate([raw.x, raw.test_x])
         y = None if raw.y is None else np.concatenate([raw.y, raw.test_y])
@@ -153,16 +156,17 @@ class Prepared:
 
 
 def _read_split(path: Path) -> Split:
+    hint = "; run the preprocess stage"
+    arrays = sources.read_npz(path, problem="cannot read prepared data", hint=hint)
     try:
-        with np.load(path) as f:
-            arrays = {k: torch.from_numpy(f[k]) for k in f.files}
-    except (OSError, ValueError, KeyError) as exc:
-        raise GenlabError(f"{path}: cannot read prepared data ({exc}); run the preprocess stage") from None
-    if "x" not in arrays:
-        raise GenlabError(f"{path}: no array x; run the preprocess stage")
+        tensors = {k: torch.from_numpy(a) for k, a in arrays.items()}
+    except (TypeError, ValueError) as exc:  # a dtype or byte order torch does not take: not a file genlab wrote
+        raise GenlabError(f"{path}: cannot read prepared data ({exc}){hint}") from None
+    if "x" not in tensors:
+        raise GenlabError(f"{path}: no array x{hint}")
     return Split(
-        x=arrays["x"], y=arrays.get("y"), x_grey=arrays.get("x_grey"), x_int=arrays.get("x_int"),
-        lengths=arrays.get("lengths"), codes=arrays.get("codes"),
+        x=tensors["x"], y=tensors.get("y"), x_grey=tensors.get("x_grey"), x_int=tensors.get("x_int"),
+        lengths=tensors.get("lengths"), codes=tensors.get("codes"),
     )
 
 
@@ -171,7 +175,9 @@ def load_prepared(data_dir: str | Path, splits: tuple[str, ...] = SPLITS) -> Pre
     meta_path = data_dir / "meta.json"
     try:
         meta = json.loads(meta_path.read_text())
-    except (OSError, ValueError) as exc:
+    except (OSError, ValueError, RecursionError) as exc:  # UnicodeDecodeError is a ValueError
         raise GenlabError(f"{meta_path}: cannot read ({exc}); run the preprocess stage") from None
+    if not isinstance(meta, dict):
+        raise GenlabError(f"{meta_path}: not an object of metadata ({type(meta).__name__}); run the preprocess stage")
     loaded = {s: _read_split(data_dir / f"{s}.npz") if s in splits else None for s in SPLITS}
     return Prepared(meta=meta, **loaded)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
 import torch
 
 from genlab import metrics as M
@@ -24,11 +23,13 @@ def n_scored(params, data: Prepared) -> int:
 
 
 def load_samples(path: str | Path) -> dict[str, torch.Tensor]:
+    from genlab.sources import read_npz
+
     path = Path(path)
+    arrays = read_npz(path, problem="cannot read samples", hint="; run the generate stage")
     try:
-        with np.load(path) as f:
-            return {k: torch.from_numpy(f[k]) for k in f.files}
-    except (OSError, ValueError) as exc:
+        return {k: torch.from_numpy(v) for k, v in arrays.items()}
+    except TypeError as exc:  # an array of a type torch has not (strings, records)
         raise GenlabError(f"{path}: cannot read samples ({exc}); run the generate stage") from None
 
 

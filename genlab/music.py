@@ -32,6 +32,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+import genlab.midi
 from genlab.discrete import draw
 from genlab.io import atomic_dir, write_json, write_npz
 from genlab.midi import KEYS, LOWEST, MusicError, read_midi
@@ -48,13 +49,16 @@ def _roll_of_frames(frames, where: str, out_of_range: str) -> tuple[np.ndarray, 
         raise MusicError(f"{where}: a piece must be a list of frames (got {type(frames).__name__})")
     if not frames:
         raise MusicError(f"{where}: a piece with no frames")
+    if len(frames) > genlab.midi.MAX_FRAMES:  # as many as a MIDI file may give
+        raise MusicError(f"{where}: {len(frames):,} frames, past the {genlab.midi.MAX_FRAMES:,} genlab reads of one piece")
     roll = np.zeros((len(frames), KEYS), dtype=np.uint8)
     dropped = 0
     for t, frame in enumerate(frames):
         if not isinstance(frame, list):
             raise MusicError(f"{where}[{t}]: a frame must be a list of MIDI pitches (got {frame!r:.40})")
         for pitch in frame:
-            if isinstance(pitch, bool) or not isinstance(pitch, (int, float)) or pitch != int(pitch):
+            integral = isinstance(pitch, int) or (isinstance(pitch, float) and pitch.is_integer())  # not inf
+            if isinstance(pitch, bool) or not integral:
                 raise MusicError(f"{where}[{t}]: a MIDI pitch must be an integer (got {pitch!r:.40})")
             k = int(pitch) - LOWEST
             if not 0 <= k < KEYS:
@@ -79,8 +83,10 @@ def read_pianoroll_json(path: str | Path, out_of_range: str = "error") -> tuple[
 
     try:
         raw = json.loads(path.read_bytes(), parse_constant=no_constants)
-    except (OSError, ValueError) as exc:
-        raise MusicError(f"{path}: not a JSON file ({str(exc).splitlines()[0]})") from None
+    except (OSError, ValueError) as exc:  # UnicodeDecodeError and JSONDecodeError are ValueErrors
+        raise MusicError(f"{path}: not a JSON file ({(str(exc).splitlines() or [type(exc).__name__])[0]})") from None
+    except RecursionError:
+        raise MusicError(f"{path}: not a JSON file (nested too deeply)") from None
     if not isinstance(raw, dict):
         raise MusicError(f"{path}: expected an object with train, valid and test lists of pieces (got {type(raw).__name__})")
     out, dropped = {}, 0

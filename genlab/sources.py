@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import gzip
 import math
+import os
 import struct
+import warnings
+import zipfile
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +22,7 @@ import numpy as np
 from genlab.errors import GenlabError
 
 IMAGE_EXTENSIONS = {".png", ".jpg", ".jpeg"}
+IMAGE_FORMATS = ("PNG", "JPEG")  # what PIL may decode them as
 
 
 class DataError(GenlabError):
@@ -42,7 +46,33 @@ class Raw:
 def _exists(path: Path, what: str) -> Path:
     if not path.exists():
         raise DataError(f"{path}: no such {what}")
+    if what == "folder" and not path.is_dir():
+        raise DataError(f"{path}: a file, not a folder")
+    if what == "file" and path.is_dir():
+        raise DataError(f"{path}: a folder, not a file")
     return path
+
+
+def _one_line(exc: BaseException) -> str:
+    """The first line of an exception's message, cut short (a parser's may span lines, or be empty)."""
+    text = next((line.strip() for line in str(exc).splitlines() if line.strip()), type(exc).__name__)
+    return text if len(text) <= 160 else text[:157] + "..."
+
+
+def memory_bytes() -> int:
+    """This machine's physical memory: no header may promise more (a corrupt or hostile file)."""
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (AttributeError, ValueError, OSError):  # no sysconf: no limit but the allocator's
+        return 2**63
+
+
+def _beyond_memory(claim: str, size: int) -> str | None:
+    """Why a header's promise of ``size`` bytes is refused, or None."""
+    memory = memory_bytes()
+    if size > memory:
+        return f"{claim}, {size:,} bytes, more than this machine's memory ({memory:,} bytes): a corrupt file?"
+    return None
 
 
 # -- digits -----------------------------------------------------------------------
@@ -78,35 +108,56 @@ def _find(folder: Path, name: str, required: bool = True) -> Path | None:
     return None
 
 
-def _read_bytes(path: Path) -> bytes:
-    try:
-        if path.suffix == ".gz":
-            with gzip.open(path, "rb") as fh:
-                return fh.read()
-        return path.read_bytes()
-    except (OSError, EOFError, zlib.error) as exc:
-        raise DataError(f"{path}: cannot read ({exc})") from None
+_CHUNK = 1 << 20  # bytes read at a time: what is read grows with the data there is, not with a header's promise
+
+
+def _read_at_most(fh, n: int) -> bytes:
+    parts, left = [], n
+    while left > 0:
+        chunk = fh.read(min(left, _CHUNK))
+        if not chunk:
+            break
+        parts.append(chunk)
+        left -= len(chunk)
+    return b"".join(parts)
 
 
 def read_idx(path: Path, expected_dims: int) -> np.ndarray:
-    """An IDX file of unsigned bytes: magic 0x0000080N with N dimensions, then the sizes, then the data."""
-    data = _read_bytes(path)
-    if len(data) < 4:
-        raise DataError(f"{path}: too short to be an IDX file ({len(data)} bytes)")
-    zero, dtype, dims = struct.unpack(">HBB", data[:4])
-    if zero != 0 or dtype != 0x08 or dims != expected_dims:
-        raise DataError(
-            f"{path}: wrong IDX magic number 0x{data[:4].hex()} (expected 0x000008{expected_dims:02x}: "
-            f"unsigned bytes, {expected_dims} dimensions)"
-        )
-    header = 4 + 4 * dims
-    if len(data) < header:
-        raise DataError(f"{path}: truncated IDX header")
-    shape = struct.unpack(f">{dims}I", data[4:header])
-    size = math.prod(shape)
-    if len(data) - header != size:
-        raise DataError(f"{path}: truncated or padded: {len(data) - header} data bytes for shape {shape} ({size})")
-    return np.frombuffer(data, dtype=np.uint8, offset=header).reshape(shape)
+    """An IDX file of unsigned bytes: magic 0x0000080N with N dimensions, then the sizes, then the data.
+
+    The header is read first and the data after it only up to the size it promises (plus one byte,
+    to tell a padded file), so a lying header or a gzip bomb never makes more than that be read; a
+    promise larger than this machine's memory is refused before anything is read."""
+    try:
+        with gzip.open(path, "rb") if path.suffix == ".gz" else open(path, "rb") as fh:
+            magic = _read_at_most(fh, 4)
+            if len(magic) < 4:
+                raise DataError(f"{path}: too short to be an IDX file ({len(magic)} bytes)")
+            zero, dtype, dims = struct.unpack(">HBB", magic)
+            if zero != 0 or dtype != 0x08 or dims != expected_dims:
+                raise DataError(
+                    f"{path}: wrong IDX magic number 0x{magic.hex()} (expected 0x000008{expected_dims:02x}: "
+                    f"unsigned bytes, {expected_dims} dimensions)"
+                )
+            sizes = _read_at_most(fh, 4 * dims)
+            if len(sizes) < 4 * dims:
+                raise DataError(f"{path}: truncated IDX header")
+            shape = struct.unpack(f">{dims}I", sizes)
+            size = math.prod(shape)
+            refused = _beyond_memory(f"the IDX header claims shape {shape}", size)
+            if refused:
+                raise DataError(f"{path}: {refused}")
+            if path.suffix != ".gz":  # the file's size says at once whether the data are all there
+                n = os.fstat(fh.fileno()).st_size - 4 - 4 * dims
+                if n != size:
+                    raise DataError(f"{path}: truncated or padded: {n} data bytes for shape {shape} ({size})")
+            data = _read_at_most(fh, size + 1)  # the extra byte: gzip checks its CRC at the end
+    except (OSError, EOFError, zlib.error) as exc:
+        raise DataError(f"{path}: cannot read ({exc})") from None
+    if len(data) != size:
+        n = len(data) if len(data) < size else f"more than {size}"
+        raise DataError(f"{path}: truncated or padded: {n} data bytes for shape {shape} ({size})")
+    return np.frombuffer(data, dtype=np.uint8).reshape(shape)
 
 
 def idx(params) -> Raw:
@@ -128,13 +179,69 @@ def idx(params) -> Raw:
 
 
 # -- npz ---------------------------------------------------------------------------
+NPY_MAGIC = b"\x93NUMPY"
+
+
+def read_npz(path: Path, problem: str = "not a readable .npz file", hint: str = "") -> dict[str, np.ndarray]:
+    """Every array of an .npz file, by name; anything wrong is a DataError ``<path>: <problem> (<why>)<hint>``.
+
+    Each member's .npy header is read first (through zipfile, before any array is loaded): an
+    object array is refused (its pickles are never loaded), and so is a shape that disagrees with
+    the member's stated size or that would take more than this machine's memory. The arrays are
+    then read as ``numpy.load`` reads them, with ``allow_pickle=False``."""
+    fmt = np.lib.format
+
+    def bad(why: str) -> DataError:
+        return DataError(f"{path}: {problem} ({why}){hint}")
+
+    try:
+        with open(path, "rb") as fh:
+            if fh.read(len(NPY_MAGIC)) == NPY_MAGIC:
+                raise bad("a single .npy array, not an .npz archive of named arrays")
+        with zipfile.ZipFile(path) as archive:
+            members = archive.infolist()
+            total = 0
+            for info in members:
+                name = info.filename
+                if not name.endswith(".npy"):
+                    raise bad(f"member {name!r} is not a .npy array")
+                with archive.open(info) as member:
+                    version = fmt.read_magic(member)
+                    if version == (1, 0):
+                        shape, _, dtype = fmt.read_array_header_1_0(member)
+                    elif version == (2, 0):
+                        shape, _, dtype = fmt.read_array_header_2_0(member)
+                    else:
+                        raise bad(f"member {name}: .npy format version {version[0]}.{version[1]} is not read")
+                    offset = member.tell()
+                if dtype.hasobject:
+                    raise bad(f"member {name}: an array of Python objects ({dtype}); pickles are never loaded")
+                nbytes = math.prod(shape) * dtype.itemsize
+                total += nbytes
+                refused = _beyond_memory(f"member {name}'s header claims shape {shape} of {dtype}", nbytes)
+                refused = refused or _beyond_memory(f"the headers of its {len(members)} members claim", total)
+                if refused:
+                    raise bad(refused)
+                if info.file_size != offset + nbytes:
+                    raise bad(
+                        f"member {name}: its header claims shape {shape} of {dtype}, {nbytes:,} bytes, "
+                        f"but it holds {info.file_size - offset:,}"
+                    )
+            arrays = {}
+            for info in members:
+                with archive.open(info) as member:
+                    arrays[info.filename[: -len(".npy")]] = fmt.read_array(member, allow_pickle=False)
+    except DataError:
+        raise
+    except Exception as exc:  # zipfile, zlib and numpy's header parser raise many kinds (BadZipFile,
+        # zlib.error, EOFError, NotImplementedError, RuntimeError, tokenize.TokenError, ...)
+        raise bad(_one_line(exc)) from None
+    return arrays
+
+
 def npz(params) -> Raw:
     path = _exists(Path(params.path), "file")
-    try:
-        with np.load(path, allow_pickle=False) as f:
-            arrays = {k: f[k] for k in f.files}
-    except (OSError, ValueError, zlib.error, EOFError) as exc:
-        raise DataError(f"{path}: not a readable .npz file ({exc})") from None
+    arrays = read_npz(path)
     x_key = params.x_key or next((k for k in ("x", "arr_0") if k in arrays), None)
     if x_key is None or x_key not in arrays:
         raise DataError(f"{path}: no array {params.x_key or 'x or arr_0'} (has {', '.join(arrays) or 'none'})")
@@ -143,12 +250,16 @@ def npz(params) -> Raw:
         raise DataError(f"{path}: no array {params.y_key} (has {', '.join(arrays)})")
     x = arrays[x_key]
     y = arrays.get(y_key) if y_key else None
+    if x.ndim == 0 or x.dtype.kind not in "biuf":
+        raise DataError(f"{path}: array {x_key!r} is not examples of numbers ({x.dtype}, shape {x.shape})")
+    if x.size == 0:
+        raise DataError(f"{path}: array {x_key!r} is empty (shape {x.shape})")
     if y is not None:
+        if y.ndim == 0:
+            raise DataError(f"{path}: array {y_key!r} is a single value, not a label per example")
         if len(y) != len(x):
             raise DataError(f"{path}: {len(y)} labels in {y_key!r} for {len(x)} examples in {x_key!r}")
         y = _labels(y, path)
-    if len(x) == 0:
-        raise DataError(f"{path}: array {x_key!r} is empty")
     if x.dtype == np.uint8 and x.ndim in (3, 4):
         images = x[:, None] if x.ndim == 3 else x
         if images.shape[-1] in (1, 3) and images.shape[1] not in (1, 3):
@@ -158,15 +269,17 @@ def npz(params) -> Raw:
     return Raw(x=values, y=y, n_levels=0, name="npz")
 
 
+MAX_LABEL = 2**31 - 1  # a larger label is a corrupt file (and would not fit int64 from every dtype)
+
+
 def _labels(y: np.ndarray, path: Path) -> np.ndarray:
     y = np.asarray(y)
     if not np.issubdtype(y.dtype, np.integer):
-        if np.issubdtype(y.dtype, np.floating) and np.all(np.isfinite(y)) and np.all(y == np.round(y)):
-            y = y.astype(np.int64)
-        else:
+        if not (np.issubdtype(y.dtype, np.floating) and np.all(np.isfinite(y)) and np.all(y == np.round(y))):
             raise DataError(f"{path}: labels must be integers 0..K-1")
-    if y.min() < 0:
-        raise DataError(f"{path}: labels must be integers 0..K-1 (found {y.min()})")
+    if y.min() < 0 or y.max() > MAX_LABEL:  # checked before the cast, which would wrap or warn
+        found = y.min() if y.min() < 0 else y.max()
+        raise DataError(f"{path}: labels must be integers 0..K-1 (found {found:g})")
     return y.astype(np.int64)
 
 
@@ -180,13 +293,13 @@ def _finite(x: np.ndarray, path: Path) -> np.ndarray:
 
 # -- image folder ------------------------------------------------------------------
 def imagefolder(params) -> Raw:
-    from PIL import Image, UnidentifiedImageError
+    from PIL import Image
 
     root = _exists(Path(params.path), "folder")
-    classes = sorted(p.name for p in root.iterdir() if p.is_dir())
+    classes = sorted(p.name for p in _listing(root) if p.is_dir())
     if not classes:
         raise DataError(f"{root}: no class sub-folders (expected {root}/<class>/<image>.png)")
-    files = [(f, i) for i, c in enumerate(classes) for f in sorted((root / c).iterdir()) if f.is_file()]
+    files = [(f, i) for i, c in enumerate(classes) for f in sorted(_listing(root / c)) if f.is_file()]
     if not files:
         raise DataError(f"{root}: the class folders hold no files")
     size = _image_size(params.image_size)
@@ -195,15 +308,18 @@ def imagefolder(params) -> Raw:
         if f.suffix.lower() not in IMAGE_EXTENSIONS:
             raise DataError(f"{f}: not a PNG or JPEG file")
         try:
-            with Image.open(f) as im:
-                im.load()
-                mode = "L" if im.mode in ("1", "L", "I;16", "I", "F", "LA") else "RGB"
-                im = im.convert(mode)
-                if size is not None:
-                    im = im.resize((size[1], size[0]), Image.Resampling.BILINEAR)
-                arr = np.asarray(im, dtype=np.uint8)
-        except (UnidentifiedImageError, OSError) as exc:
-            raise DataError(f"{f}: cannot read the image ({exc})") from None
+            with warnings.catch_warnings():  # more pixels than PIL's MAX_IMAGE_PIXELS: a decompression bomb
+                warnings.simplefilter("error", Image.DecompressionBombWarning)
+                with Image.open(f, formats=IMAGE_FORMATS) as im:  # no other PIL decoder sees the file
+                    im.load()
+                    mode = "L" if im.mode in ("1", "L", "I;16", "I", "F", "LA") else "RGB"
+                    im = im.convert(mode)
+                    if size is not None:
+                        im = im.resize((size[1], size[0]), Image.Resampling.BILINEAR)
+                    arr = np.asarray(im, dtype=np.uint8)
+        except Exception as exc:  # PIL's decoders raise many kinds on a corrupt file (OSError, SyntaxError,
+            # ValueError, struct.error, DecompressionBombError, ...)
+            raise DataError(f"{f}: cannot read the image ({_one_line(exc)})") from None
         arr = arr[None] if arr.ndim == 2 else arr.transpose(2, 0, 1)
         if first is None:
             first = (f, arr.shape)
@@ -215,6 +331,13 @@ def imagefolder(params) -> Raw:
         images.append(arr)
         labels.append(label)
     return Raw(x=np.stack(images), y=np.array(labels, dtype=np.int64), n_levels=256, name="imagefolder")
+
+
+def _listing(folder: Path) -> list[Path]:
+    try:
+        return list(folder.iterdir())
+    except OSError as exc:
+        raise DataError(f"{folder}: cannot list the folder ({exc.strerror or exc})") from None
 
 
 def _describe(shape) -> str:
@@ -237,8 +360,8 @@ def csv(params) -> Raw:
         table = pd.read_csv(path)
     except pd.errors.EmptyDataError:
         raise DataError(f"{path}: empty file, no header and no rows") from None
-    except (pd.errors.ParserError, UnicodeDecodeError, OSError) as exc:
-        raise DataError(f"{path}: not a readable CSV table ({str(exc).splitlines()[0]})") from None
+    except (ValueError, OSError, MemoryError, OverflowError) as exc:  # ParserError and UnicodeDecodeError are ValueErrors
+        raise DataError(f"{path}: not a readable CSV table ({_one_line(exc)})") from None
     if len(table) == 0:
         raise DataError(f"{path}: the table has no rows")
     y = None

@@ -57,7 +57,7 @@ def read_text(path: str | Path) -> str:
         try:
             data = f.read_bytes()
         except OSError as exc:
-            raise TextError(f"{f}: cannot read ({exc.strerror})") from None
+            raise TextError(f"{f}: cannot read ({exc.strerror or exc})") from None
         parts.append(_decode(data, f))
     text = SEPARATOR.join(parts)
     if not text:
