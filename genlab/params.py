@@ -25,6 +25,7 @@ from genlab.errors import GenlabError
 from genlab.schema import GradientParams, Section
 
 PARAMS_FILE = "params.yaml"
+MAX_IMAGE_SIZE = 4096  # `data.image_size`: a generous limit on the resized images' sides
 DEFAULT_MODELS = ["vae", "independent", "markov", "mixture", "gan"]
 
 
@@ -65,9 +66,10 @@ class DataParams(Section):
         "error", description="music: a pitch outside MIDI 21-108 (the 88 keys) stops `preprocess` naming the file (`error`) or is left out and counted (`drop`)"
     )
     skip_bad_files: bool = Field(False, description="`midi`: skip a file that cannot be used (unreadable, no notes, a pitch out of range under `error`; listed in meta.json) instead of stopping")
-    n: int = Field(100, ge=10, description="`normal`: how many values")
-    mean: float = Field(0.0, description="`normal`: their mean")
-    std: float = Field(1.0, gt=0, description="`normal`: their standard deviation")
+    n: int = Field(100, ge=10, le=Section.MAX_SAMPLES, description="`normal`: how many values")
+    # mean and std within +-1e12: the values, their squares and sums stay finite (in float32 too)
+    mean: float = Field(0.0, ge=-1e12, le=1e12, description="`normal`: their mean")
+    std: float = Field(1.0, gt=0, le=1e12, description="`normal`: their standard deviation")
 
     @field_validator("test_fraction")
     @classmethod
@@ -81,8 +83,8 @@ class DataParams(Section):
     @classmethod
     def _size(cls, v):
         sizes = [v] if isinstance(v, int) else v
-        if v is not None and (len(sizes) not in (1, 2) or min(sizes) < 1):
-            raise ValueError(f"one size or [height, width], each >= 1 (got {v})")
+        if v is not None and (len(sizes) not in (1, 2) or min(sizes) < 1 or max(sizes) > MAX_IMAGE_SIZE):
+            raise ValueError(f"one size or [height, width], each from 1 to {MAX_IMAGE_SIZE} (got {v})")
         return v
 
 
@@ -90,25 +92,26 @@ class ClassifierParams(GradientParams):
     """The frozen feature classifier of the sample metrics (trained by the shared loop)."""
 
     hidden: list[int] = Field(default_factory=lambda: [256], min_length=1, description="hidden layer widths")
-    feature_dim: int = Field(64, ge=2, description="width of the penultimate layer: the sample metrics' feature space")
+    feature_dim: int = Field(64, ge=2, le=Section.MAX_WIDTH, description="width of the penultimate layer: the sample metrics' feature space")
     dropout: float = Field(0.2, ge=0, lt=1, description="dropout before every layer but the first")
     patience: int = Field(20, ge=1, description="epochs without a better validation loss before stopping")
 
 
 class GenerateParams(Section):
     seed: int = Field(0, ge=0, description="seed of the samples")
-    n_samples: int = Field(1000, ge=1, description="samples drawn per model (and per sampler)")
+    n_samples: int = Field(1000, ge=1, le=Section.MAX_SAMPLES, description="samples drawn per model (and per sampler)")
     grid_size: int = Field(64, ge=1, description="samples in each picture")
     n_reconstructions: int = Field(16, ge=1, description="test images in the reconstructions picture")
-    interpolation_steps: int = Field(10, ge=2, description="images along each interpolation line")
-    length: int = Field(500, ge=1, description="sequences: symbols per sample (the real row's test windows have this length too)")
-    temperature: float = Field(1.0, gt=0, description="sequences: sample from p^(1/temperature), renormalised; 1 is the model itself")
+    interpolation_steps: int = Field(10, ge=2, le=1000, description="images along each interpolation line")
+    length: int = Field(500, ge=1, le=Section.MAX_LENGTH, description="sequences: symbols per sample (the real row's test windows have this length too)")
+    # at least 1e-6 (already greedy): smaller ones overflow float32 logits / temperature, and sampling fails
+    temperature: float = Field(1.0, ge=1e-6, description="sequences: sample from p^(1/temperature), renormalised; 1 is the model itself")
     prompt: str = Field("", description="text: every sample continues this prompt (characters outside the vocabulary become the unknown symbol)")
 
 
 class EvaluateParams(Section):
     seed: int = Field(0, ge=0, description="seed of the importance samples")
-    iw_samples: int = Field(1000, ge=1, description="k of the importance-weighted bound")
+    iw_samples: int = Field(1000, ge=1, le=Section.MAX_SAMPLES, description="k of the importance-weighted bound")
     batch_size: int = Field(
         4, ge=1, description="test examples per IWAE chunk: k x batch_size decoder passes at once"
     )
@@ -121,9 +124,16 @@ class EvaluateParams(Section):
 
 
 class DistributedParams(Section):
-    nproc_per_node: int = Field(1, ge=1, description="training processes per machine (torchrun's `--nproc_per_node`; on GPUs one per GPU); more than one process in all runs the `classifier` and `train@*` stages of models trained by gradient steps under torchrun, each process with its share of every epoch")
-    nnodes: int = Field(1, ge=1, description="machines taking part (torchrun's `--nnodes`); each runs the same stage with the same params")
+    nproc_per_node: int = Field(1, ge=1, le=1024, description="training processes per machine (torchrun's `--nproc_per_node`; on GPUs one per GPU); more than one process in all runs the `classifier` and `train@*` stages of models trained by gradient steps under torchrun, each process with its share of every epoch")
+    nnodes: int = Field(1, ge=1, le=2**16, description="machines taking part (torchrun's `--nnodes`); each runs the same stage with the same params")
     rdzv_endpoint: str = Field("127.0.0.1:29400", pattern=r"^[^:\s]+:[0-9]{1,5}$", description="`host:port` of the first machine (node rank 0, the one that runs DVC and writes the outputs), which the others reach, when `nnodes` > 1; each other machine sets `GENLAB_NODE_RANK` (1, 2, ...)")
+
+    @field_validator("rdzv_endpoint")
+    @classmethod
+    def _port(cls, v):
+        if int(v.rsplit(":", 1)[1]) > 65535:
+            raise ValueError(f"the port must be at most 65535 (got {v!r})")
+        return v
 
 
 class CoreParams(Section):
@@ -132,6 +142,9 @@ class CoreParams(Section):
     )
     precision: Literal["highest", "high"] = Field(
         "highest", description="CUDA float32 matmuls and convolutions: `highest` (IEEE float32) or `high` (TF32: faster, about 3 significant digits per product); no effect on `cpu`"
+    )
+    checkpoint_every: Optional[float] = Field(
+        10.0, ge=0, description="seconds between saves of a resumable training state (at epoch ends; 0: every epoch; null: none): a killed `train@*` or `classifier` resumes where it stopped; changes no result, so no stage depends on it"
     )
     models: list[str] = Field(
         default_factory=lambda: list(DEFAULT_MODELS), min_length=1,
@@ -191,7 +204,7 @@ def parse_params(raw: object, source: str = PARAMS_FILE, models: Iterable[str] |
         raise ParamsError(f"{source}: expected a mapping of sections, got {type(raw).__name__}")
     known = registry.names()
     wanted = tuple(known if models == "all" else models)
-    raw = {k: ({} if v is None and k not in ("device", "precision", "models") else v) for k, v in raw.items()}  # `vae:` left empty
+    raw = {k: ({} if v is None and k not in ("device", "precision", "checkpoint_every", "models") else v) for k, v in raw.items()}  # `vae:` left empty
     for key in raw:
         if key not in CoreParams.model_fields and key not in known:
             raise ParamsError(f"{source}: {key}: unknown key (neither a shared section nor a model in genlab/models)")

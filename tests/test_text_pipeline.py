@@ -81,7 +81,7 @@ def test_a_generate_param_reruns_sampling_not_training(repo, env, ran):
     "setting, message",
     [
         ("models=[gan]", "error: gan: models images, not text data (models for text: ar, independent, markov)"),
-        ("ar.context=100000", "error: text.txt: the training text has"),
+        ("ar.context=60000", "error: text.txt: the training text has"),
     ],
 )
 def test_what_does_not_fit_text_fails_in_one_line(repo, env, ran, setting, message):

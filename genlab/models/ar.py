@@ -147,9 +147,9 @@ class AutoRegressive(AdamWClipped, SequenceModel):
 
     class Params(GradientParams):
         arch: Literal["transformer", "gru"] = Field("transformer", description="`transformer` (causal, key-value cache) or `gru`")
-        context: int = Field(128, ge=2, description="window length in symbols; the likelihood gives each symbol at least half of it as history")
-        layers: int = Field(4, ge=1, description="Transformer blocks or GRU layers")
-        width: int = Field(256, ge=8, description="embedding and hidden width")
+        context: int = Field(128, ge=2, le=2**16, description="window length in symbols; the likelihood gives each symbol at least half of it as history")
+        layers: int = Field(4, ge=1, le=1024, description="Transformer blocks or GRU layers")
+        width: int = Field(256, ge=8, le=GradientParams.MAX_WIDTH, description="embedding and hidden width")
         heads: int = Field(4, ge=1, description="`transformer`: attention heads (dividing `width`)")
         dropout: float = Field(0.0, ge=0, lt=1, description="dropout on embeddings, attention and residual branches (try 0.1-0.2 on a small text)")
         grad_clip: float = Field(1.0, ge=0, description="clip the gradient's norm to this (0: no clipping)")

@@ -18,7 +18,7 @@ class Gaussian(GenerativeModel):
     trains_by_gradient = False
 
     class Params(Section):
-        ridge: float = Field(1e-6, ge=0, description="added to the covariance's diagonal, times each variance")
+        ridge: float = Field(1e-6, ge=0, le=1e6, description="added to the covariance's diagonal, times each variance")
 
     def __init__(self, params: "Gaussian.Params", shape, n_levels):
         super().__init__(params, shape, n_levels)

@@ -22,7 +22,7 @@ class Independent(GenerativeModel):
     trains_by_gradient = False
 
     class Params(Section):
-        smoothing: float = Field(0.5, gt=0, description="pseudo-count added to every (pixel, level) count")
+        smoothing: float = Field(0.5, gt=0, le=1e6, description="pseudo-count added to every (pixel, level) count")
 
     def __init__(self, params: "Independent.Params", shape, n_levels):
         super().__init__(params, shape, n_levels)

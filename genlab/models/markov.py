@@ -49,7 +49,7 @@ class Markov(GenerativeModel):
             "previous", description="the state: `previous` pixel in raster order, or the `left_up` neighbours"
         )
         smoothing: float = Field(
-            0.5, gt=0,
+            0.5, gt=0, le=1e6,
             description="pseudo-count added to every transition count (images; text and music with `method: additive`) and to each key's counts (music's escape)",
         )
         order: int = Field(

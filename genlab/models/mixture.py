@@ -23,10 +23,10 @@ class Mixture(GenerativeModel):
 
     class Params(Section):
         seed: int = Field(0, ge=0, description="seed of the random start")
-        n_components: int = Field(10, ge=1, description="mixture components")
+        n_components: int = Field(10, ge=1, le=Section.MAX_COMPONENTS, description="mixture components")
         max_iter: int = Field(200, ge=1, description="most EM iterations")
         tol: float = Field(1e-4, ge=0, description="stop when the mean train log-likelihood gains less (nats)")
-        smoothing: float = Field(0.5, gt=0, description="pseudo-count added to every (component, pixel, level)")
+        smoothing: float = Field(0.5, gt=0, le=1e6, description="pseudo-count added to every (component, pixel, level)")
 
     def __init__(self, params: "Mixture.Params", shape, n_levels):
         super().__init__(params, shape, n_levels)
