@@ -16,7 +16,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from genlab.io import load_checkpoint
+from genlab.io import building_from, load_checkpoint, save_checkpoint
 from genlab.params import ClassifierParams
 from genlab.train import Trainable
 
@@ -59,7 +59,7 @@ class Classifier(Trainable):
         return (logits.argmax(1) == y).double().mean().item()
 
     def save(self, path: str | Path, meta: dict) -> None:
-        torch.save(
+        save_checkpoint(
             {"params": self.params.model_dump(), "meta": meta, "n_classes": self.n_classes, "state_dict": self.state_dict()},
             path,
         )
@@ -67,6 +67,7 @@ class Classifier(Trainable):
     @classmethod
     def load(cls, path: str | Path, device="cpu") -> "Classifier":
         ckpt = load_checkpoint(path, "classifier", "classifier", device)
-        model = cls(ClassifierParams.model_validate(ckpt["params"]), ckpt["meta"]["shape"], ckpt["meta"]["n_levels"], ckpt["n_classes"])
-        model.load_state_dict(ckpt["state_dict"])
+        with building_from(path, "classifier checkpoint", "classifier"):
+            model = cls(ClassifierParams.model_validate(ckpt["params"]), ckpt["meta"]["shape"], ckpt["meta"]["n_levels"], ckpt["n_classes"])
+            model.load_state_dict(ckpt["state_dict"])
         return model.to(device).eval()

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 from typing import Callable
 
 from genlab import registry
 from genlab.errors import GenlabError
+from genlab.io import write_failure
 
 
 def parser(doc: str, model_arg: bool = False) -> argparse.ArgumentParser:
@@ -27,9 +29,33 @@ def add_model_arg(p, required: bool = True) -> None:
 
 
 def run(main: Callable[[argparse.Namespace], None], args: argparse.Namespace) -> None:
-    """Run a stage; an expected failure prints one line on stderr and exits 1."""
+    """Run a stage; an expected failure prints one line on stderr and exits 1: a ``GenlabError``,
+    a full or read-only disk, memory running out; Ctrl-C exits 130 with one line."""
     try:
         main(args)
     except GenlabError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        sys.exit(1)
+        fail(str(exc))
+    except KeyboardInterrupt:
+        fail("interrupted; the outputs of the stage are as they were before it started", code=130)
+    except (MemoryError, RuntimeError) as exc:
+        if not isinstance(exc, (MemoryError, torch_oom())) and "can't allocate memory" not in str(exc):
+            raise
+        asked = re.search(r"allocate ([0-9]+) bytes", str(exc))
+        size = f" (asked for {int(asked.group(1)) / 2**30:.3g} GiB)" if asked else ""
+        fail(f"out of memory{size}; lower the sizes in the params (batch_size, hidden, n_samples, ...)")
+    except OSError as exc:
+        if write_failure(exc) is None:
+            raise
+        fail(f"{exc.filename or 'a file'}: cannot write ({write_failure(exc)})")
+
+
+def fail(message: str, code: int = 1) -> None:
+    print(f"error: {message}", file=sys.stderr)
+    sys.exit(code)
+
+
+def torch_oom() -> type:
+    """PyTorch's out-of-memory error (a RuntimeError subclass) where this PyTorch has one."""
+    import torch
+
+    return getattr(torch, "OutOfMemoryError", MemoryError)

@@ -9,17 +9,56 @@ next run of the same stage deletes.
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import math
 import os
+import re
 import shutil
 import tempfile
+import zipfile
 from pathlib import Path
 from typing import Any, Iterator
 
 import numpy as np
 
 from genlab.errors import GenlabError
+
+
+# errno values of a write that failed for want of room or of a writable disk
+WRITE_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EROFS, errno.EIO}
+
+
+def write_failure(exc: BaseException) -> str | None:
+    """Why a write failed, when ``exc`` says the disk is full, read-only or failing (an OSError of
+    those errnos, or PyTorch's own writer failing); None for any other exception."""
+    if isinstance(exc, OSError) and exc.errno in WRITE_ERRNOS:
+        return exc.strerror or os.strerror(exc.errno)
+    if isinstance(exc, RuntimeError) and re.search(r"file write failed|failed writing|No space left", str(exc)):
+        return "PyTorch could not write the file: the disk may be full"
+    return None
+
+
+class WriteFailed(GenlabError):
+    """An output could not be written (a full disk, say); its previous content is untouched."""
+
+    def __init__(self, path: Path, reason: str):
+        super().__init__(f"{path}: cannot write ({reason}); its previous content is left as it was")
+        self.reason = reason
+
+
+@contextlib.contextmanager
+def _stop_on_write_failure(path: Path) -> Iterator[None]:
+    """One line naming ``path`` (the outermost output being written) when a write fails."""
+    try:
+        yield
+    except WriteFailed as exc:  # a file inside this output's temporary folder: name the output
+        raise WriteFailed(path, exc.reason) from None
+    except Exception as exc:
+        reason = write_failure(exc)
+        if reason is None:
+            raise
+        raise WriteFailed(path, reason) from None
 
 
 def remove_leftovers(path: Path) -> None:
@@ -35,38 +74,42 @@ def remove_leftovers(path: Path) -> None:
 
 @contextlib.contextmanager
 def atomic_file(path: str | Path) -> Iterator[Path]:
-    """Yield a temporary path next to ``path``; rename it onto ``path`` if the block succeeds."""
+    """Yield a temporary path next to ``path``; rename it onto ``path`` if the block succeeds.
+    A full or read-only disk stops the block with one line; ``path`` keeps its old content."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    remove_leftovers(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    tmp = Path(tmp)
-    try:
-        yield tmp
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    with _stop_on_write_failure(path):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        remove_leftovers(path)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        os.close(fd)
+        tmp = Path(tmp)
+        try:
+            yield tmp
+            os.replace(tmp, path)
+        finally:
+            tmp.unlink(missing_ok=True)
 
 
 @contextlib.contextmanager
 def atomic_dir(path: str | Path) -> Iterator[Path]:
-    """Yield an empty temporary directory; it replaces ``path`` whole if the block succeeds."""
+    """Yield an empty temporary directory; it replaces ``path`` whole if the block succeeds.
+    A full or read-only disk stops the block with one line; ``path`` keeps its old content."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    remove_leftovers(path)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
-    try:
-        yield tmp
-        old = None
-        if path.exists():
-            old = path.with_name(f".{path.name}.old-{os.getpid()}")
-            os.replace(path, old)
-        os.replace(tmp, path)
-        if old is not None:
-            shutil.rmtree(old, ignore_errors=True)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+    with _stop_on_write_failure(path):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        remove_leftovers(path)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
+        try:
+            yield tmp
+            old = None
+            if path.exists():
+                old = path.with_name(f".{path.name}.old-{os.getpid()}")
+                os.replace(path, old)
+            os.replace(tmp, path)
+            if old is not None:
+                shutil.rmtree(old, ignore_errors=True)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
 
 
 def _clean(value: Any) -> Any:
@@ -96,12 +139,55 @@ def write_npz(path: str | Path, **arrays: np.ndarray) -> None:
             np.savez_compressed(fh, **arrays)
 
 
+def save_checkpoint(obj: dict, path: str | Path) -> None:
+    """``torch.save`` into memory, then one write to ``path``: a failed write raises OSError with
+    its errno, so a full disk is one line (PyTorch's writer, writing to the file itself, reports
+    it as 'unexpected pos 1856 vs 1750')."""
+    import io
+
+    import torch
+
+    buffer = io.BytesIO()
+    torch.save(obj, buffer)
+    with open(path, "wb") as fh:
+        fh.write(buffer.getbuffer())
+
+
 def load_checkpoint(path: str | Path, what: str, stage: str, device="cpu") -> dict:
-    """A torch checkpoint (tensors and plain types only), or one line naming the file and the stage that makes it."""
+    """A torch checkpoint, loaded weights-only (tensors and plain types; a pickle that would
+    build any other object, and so could run code, is refused before anything runs), or one
+    line naming the file and the stage that makes it."""
+    import pickle
+
     import torch
 
     path = Path(path)
     try:
-        return torch.load(path, map_location=device, weights_only=True)
-    except (OSError, RuntimeError, EOFError) as exc:
-        raise GenlabError(f"{path}: cannot load the {what} ({exc}); run the {stage} stage") from None
+        ckpt = torch.load(path, map_location=device, weights_only=True)
+    except pickle.UnpicklingError as exc:
+        found = re.search(r"(?:GLOBAL|Unsupported global:?|global) ([\w.]+)", str(exc))
+        what_found = f" ({found.group(1)})" if found else ""
+        raise GenlabError(
+            f"{path}: refused: the {what} holds objects other than tensors and plain values{what_found}, "
+            f"which could run code when loaded; genlab loads checkpoints weights-only. Run the {stage} stage to remake it"
+        ) from None
+    except (OSError, RuntimeError, EOFError, ValueError, KeyError, IndexError, TypeError, AttributeError, zipfile.BadZipFile, MemoryError) as exc:
+        reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
+        raise GenlabError(f"{path}: cannot load the {what} ({reason}); run the {stage} stage") from None
+    if not isinstance(ckpt, dict):
+        raise GenlabError(f"{path}: not a {what} (a {type(ckpt).__name__}, not a dict); run the {stage} stage")
+    return ckpt
+
+
+@contextlib.contextmanager
+def building_from(path: str | Path, what: str, stage: str) -> Iterator[None]:
+    """Around building a model from a loaded checkpoint: one that lacks a key, or holds params or
+    weights of other shapes (a damaged file, another version's) is one line naming the file."""
+    try:
+        yield
+    except GenlabError:
+        raise
+    except (KeyError, TypeError, ValueError, RuntimeError, AttributeError, IndexError) as exc:
+        reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
+        kind = f"missing {reason}" if isinstance(exc, KeyError) else reason
+        raise GenlabError(f"{path}: not a {what} this genlab can use ({kind}); run the {stage} stage") from None

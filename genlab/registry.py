@@ -16,10 +16,9 @@ import pkgutil
 from functools import cache
 from pathlib import Path
 
-import torch
 
 from genlab.errors import GenlabError
-from genlab.io import load_checkpoint
+from genlab.io import building_from, load_checkpoint, save_checkpoint
 
 PACKAGE = "genlab.models"
 FOLDER = Path(__file__).parent / "models"
@@ -75,7 +74,7 @@ def build(name: str, params, meta: dict):
 
 
 def save(model, name: str, meta: dict, path: str | Path) -> None:
-    torch.save(
+    save_checkpoint(
         {"model": name, "params": model.params.model_dump(), "meta": meta, "state_dict": model.state_dict()},
         path,
     )
@@ -84,7 +83,8 @@ def save(model, name: str, meta: dict, path: str | Path) -> None:
 def load(path: str | Path, device: str = "cpu"):
     """(name, model) from a checkpoint written by ``save``, in eval mode on ``device``."""
     ckpt = load_checkpoint(path, "model", "train", device)
-    name = ckpt["model"]
-    model = build(name, params_class(name).model_validate(ckpt["params"]), ckpt["meta"])
-    model.load_state_dict(ckpt["state_dict"])
+    with building_from(path, "model checkpoint", "train"):
+        name = ckpt["model"]
+        model = build(name, params_class(name).model_validate(ckpt["params"]), ckpt["meta"])
+        model.load_state_dict(ckpt["state_dict"])
     return name, model.to(device).eval()

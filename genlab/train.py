@@ -123,6 +123,14 @@ class Trainable(torch.nn.Module):
         """A picture (PIL image) to log at every validation, or None (the default)."""
         return None
 
+    def training_state(self) -> dict:
+        """What a resumed run needs besides the weights: the state of generators the model keeps
+        itself (tensors and plain types). Default: nothing."""
+        return {}
+
+    def restore_training_state(self, state: dict) -> None:
+        """Put back what ``training_state`` returned."""
+
     def distribute(self, wrap) -> None:
         """With several processes, wrap what trains in DistributedDataParallel (``wrap``), kept out
         of the model's own modules so that its state_dict does not change. Default: ``loss``,
@@ -211,7 +219,8 @@ def fresh_training_data(data) -> tuple | None:
 
 
 def fit_gradient(
-    model: Trainable, train: Tensors, val: Tensors, live=None, progress: bool = True, transform=None
+    model: Trainable, train: Tensors, val: Tensors, live=None, progress: bool = True, transform=None,
+    checkpoint=None, resume: dict | None = None,
 ) -> FitResult:
     """Train ``model`` in place; leaves it holding the weights that did best on validation.
 
@@ -219,7 +228,9 @@ def fit_gradient(
     into batches together; ``model.params`` holds the ``GradientParams``; the loop calls
     the ``Trainable`` hooks (``make_optimizers``, ``train_step``, ``validation_score``,
     ``snapshot``). ``transform(batch, generator)``, if given, remakes every training batch
-    (dynamic binarisation, dequantisation).
+    (dynamic binarisation, dequantisation). ``checkpoint`` (a ``genlab.resume.Checkpointer``)
+    saves a resumable state at epoch boundaries; ``resume``, such a state, continues a killed
+    run from the epoch after the one it saved, exactly as if it had never stopped.
     """
     p = model.params
     device = next(model.parameters()).device
@@ -235,10 +246,16 @@ def fit_gradient(
     schedules = [lr_schedule(opt, p) for opt in optimizers]
     metric = model.validation_metric
     best_loss, best_epoch, best_state = math.inf, 0, None
+    done = 0  # epochs already run (by a killed run that saved its state)
+    if resume is not None:
+        done, best_loss, best_epoch, best_state = _restore(resume, model, optimizers, schedules, gen, noise_gen)
+        if rank == 0:
+            print(f"resuming from epoch {done + 1} (epochs 1-{done} restored from {checkpoint.path if checkpoint else 'a saved state'})", flush=True)
     n = len(train[0])
     progress = progress and rank == 0
-    bar = tqdm(range(1, p.epochs + 1), desc="train", unit="epoch", disable=None if progress else True, leave=False)
-    epoch = 0
+    bar = tqdm(range(done + 1, p.epochs + 1), desc="train", unit="epoch", disable=None if progress else True,
+               leave=False, initial=done, total=p.epochs)
+    epoch = done
     for epoch in bar:
         model.train()
         order = distributed.shard(torch.randperm(n, generator=gen)).to(device)  # this rank's share
@@ -280,6 +297,9 @@ def fit_gradient(
         bar.set_postfix(**shown, val="-" if val_loss is None else f"{val_loss:.3g}", best=f"{best_loss:.3g}@{best_epoch}")
         if epoch - best_epoch >= p.patience:
             break
+        if checkpoint is not None and epoch < p.epochs and checkpoint.due():
+            checkpoint.save(lambda: _state(epoch, model, optimizers, schedules, gen, noise_gen,
+                                           best_loss, best_epoch, best_state, live))
     bar.close()
     model.undistribute()
     if best_state is None:
@@ -289,13 +309,62 @@ def fit_gradient(
     return FitResult(best_epoch=best_epoch, best_val_loss=best_loss, epochs_run=epoch)
 
 
-def open_live(live_dir):
-    """DVCLive's logger of the curves in ``live_dir``."""
+def _state(epoch, model, optimizers, schedules, gen, noise_gen, best_loss, best_epoch, best_state, live) -> dict:
+    """What a resumed run needs to go on exactly as this one would (``_restore`` reads it back)."""
+    from genlab.resume import read_folder
+
+    return {
+        "epoch": epoch,
+        "model": model.state_dict(),
+        "optimizers": [opt.state_dict() for opt in optimizers],
+        "schedules": [s.state_dict() for s in schedules],
+        "best": {"loss": best_loss, "epoch": best_epoch, "state": best_state},
+        "rng": {
+            "torch": torch.get_rng_state(),
+            "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_initialized() else [],
+            "order": gen.get_state(),
+            "noise": None if noise_gen is gen else noise_gen.get_state(),
+            "model": model.training_state(),
+        },
+        "live": {} if live is None else read_folder(live.dir),
+    }
+
+
+def _restore(state: dict, model, optimizers, schedules, gen, noise_gen) -> tuple:
+    """Load a saved state into the model, optimisers, schedules and generators; returns
+    (epochs done, best loss, best epoch, best weights)."""
+    model.load_state_dict(state["model"])
+    for opt, saved in zip(optimizers, state["optimizers"], strict=True):
+        opt.load_state_dict(saved)
+    for schedule, saved in zip(schedules, state["schedules"], strict=True):
+        schedule.load_state_dict(saved)
+    rng = state["rng"]
+    torch.set_rng_state(rng["torch"])
+    if rng["cuda"]:
+        torch.cuda.set_rng_state_all(rng["cuda"])
+    gen.set_state(rng["order"])
+    if rng["noise"] is not None:
+        noise_gen.set_state(rng["noise"])
+    model.restore_training_state(rng["model"])
+    best = state["best"]
+    return state["epoch"], best["loss"], best["epoch"], best["state"]
+
+
+def open_live(live_dir, resume: dict | None = None):
+    """DVCLive's logger of the curves in ``live_dir``; with ``resume`` (a saved training state),
+    the files it had logged are put back and logging goes on from the step after them."""
     from dvclive import Live
 
+    if resume is not None:
+        from genlab.resume import write_folder
+
+        write_folder(live_dir, resume["live"])
     # dvcyaml=None: DVCLive must not edit dvc.yaml; save_dvc_exp=False: DVC runs the experiment.
     try:
-        return Live(dir=str(live_dir), dvcyaml=None, save_dvc_exp=False, report=None)
+        live = Live(dir=str(live_dir), dvcyaml=None, save_dvc_exp=False, report=None, resume=resume is not None)
+        if resume is not None:
+            live.step = resume["epoch"]  # DVCLive's own resume leaves step 0 after one logged step
+        return live
     except Exception as exc:  # DVCLive reads the git revision even where there is none yet
         if "Empty git repo" in str(exc):
             raise GenlabError("the git repository has no commit yet; commit once before running the pipeline") from None
@@ -303,13 +372,15 @@ def open_live(live_dir):
 
 
 def train_model(
-    model: Trainable, train: Tensors, val: Tensors, live_dir, progress: bool = True, fresh=None
+    model: Trainable, train: Tensors, val: Tensors, live_dir, progress: bool = True, fresh=None, checkpoint=None
 ) -> dict:
     """Fit any model: the shared gradient loop with DVCLive curves, or the model's closed-form ``fit``.
 
     ``fresh`` = (training tensor, batch transform), from ``fresh_training_data``: the
     gradient loop then trains on fresh binarisations or dequantisations every epoch, while
-    closed-form fits and ``finish_fit`` use ``train``, the one seeded draw.
+    closed-form fits and ``finish_fit`` use ``train``, the one seeded draw. ``checkpoint`` (a
+    ``genlab.resume.Checkpointer``): resume from its saved state if it has one, save one as
+    training goes.
     """
     if not model.trains_by_gradient:
         return model.fit(train, val)
@@ -318,9 +389,11 @@ def train_model(
         (loop_train, transform), loop_val = fresh, val
     else:
         loop_train, loop_val, transform = model.training_batches(train, val)
-    live = None if live_dir is None else open_live(live_dir)  # None: a rank other than 0 writes nothing
+    resume = None if checkpoint is None else checkpoint.load()
+    live = None if live_dir is None else open_live(live_dir, resume)  # None: a rank other than 0 writes nothing
     with live or contextlib.nullcontext():
-        result = fit_gradient(model, loop_train, loop_val, live=live, progress=progress, transform=transform)
+        result = fit_gradient(model, loop_train, loop_val, live=live, progress=progress, transform=transform,
+                              checkpoint=checkpoint, resume=resume)
         if live is not None:
             live.summary["best_epoch"] = result.best_epoch
     summary = {"best_epoch": result.best_epoch, "best_val_loss": result.best_val_loss, "epochs": result.epochs_run}

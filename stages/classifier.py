@@ -7,7 +7,7 @@ With `distributed.nproc_per_node` x `distributed.nnodes` > 1 it trains in that m
 under torchrun (genlab.distributed); rank 0 writes the outputs.
 """
 
-from genlab import cli, distributed, modality, runtime
+from genlab import cli, distributed, modality, resume, runtime
 from genlab.classifier import Classifier
 from genlab.data import load_prepared
 from genlab.io import atomic_dir, write_json
@@ -36,7 +36,10 @@ def main(args) -> None:
             metrics = {"note": f"{why}; the sample metrics that need one are skipped"}
         else:
             model = Classifier(p, data.meta["shape"], data.meta["n_levels"], data.meta["n_classes"]).to(device)
-            summary = train_model(model, (data.train.x, data.train.y), (data.val.x, data.val.y), live_dir=out / "live")
+            settings = {"stage": "classifier", "params": p.model_dump(), "device": params.device, "precision": params.precision}
+            checkpoint = resume.for_stage("models/classifier", settings, ["data/prepared"], params.checkpoint_every)
+            summary = train_model(model, (data.train.x, data.train.y), (data.val.x, data.val.y), live_dir=out / "live",
+                                  checkpoint=checkpoint)
             summary["world_size"] = distributed.world()[1]
             model.cpu().save(out / "classifier.pt", data.meta)
             write_json(out / "train.json", summary)
@@ -47,6 +50,7 @@ def main(args) -> None:
                 "n_test": len(data.test.x),
                 "feature_dim": p.feature_dim,
             }
+    resume.state_path("models/classifier").unlink(missing_ok=True)  # the outputs are in place
     distributed.finish()
     write_json("metrics/classifier.json", metrics)
     print("classifier: " + ", ".join(f"{k} {v}" for k, v in metrics.items()))

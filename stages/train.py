@@ -9,7 +9,7 @@ With `distributed.nproc_per_node` x `distributed.nnodes` > 1 a model trained by 
 trains in that many processes under torchrun (genlab.distributed); rank 0 writes the outputs.
 """
 
-from genlab import cli, distributed, modality, registry, runtime
+from genlab import cli, distributed, modality, registry, resume, runtime
 from genlab.classifier import Classifier
 from genlab.data import load_prepared
 from genlab.errors import GenlabError, TooShort
@@ -39,10 +39,18 @@ def main(args) -> None:
             )
         model.attach_classifier(Classifier.load(CLASSIFIER))
     fresh = fresh_training_data(data)  # dynamic binarisation, dequantisation
+    out_dir = f"models/{args.model}"
+    checkpoint = None
+    if model.trains_by_gradient and distributed.is_main():  # a killed run resumes (genlab.resume)
+        settings = {"stage": f"train@{args.model}", "params": model_params.model_dump(), "device": params.device,
+                    "precision": params.precision}
+        checkpoint = resume.for_stage(out_dir, settings, [DATA] + ([CLASSIFIER] if model.needs_classifier else []),
+                                      params.checkpoint_every)
 
     def fit(live_dir) -> dict:
         try:
-            summary = train_model(model, data.train.model_input(), data.val.model_input(), live_dir=live_dir, fresh=fresh)
+            summary = train_model(model, data.train.model_input(), data.val.model_input(), live_dir=live_dir, fresh=fresh,
+                                  checkpoint=checkpoint)
         except TooShort as exc:  # name the user's file
             raise GenlabError(f"{data.meta.get('path', DATA)}: {exc}") from None
         return {**summary, "world_size": distributed.world()[1]}
@@ -50,10 +58,12 @@ def main(args) -> None:
     if not distributed.is_main():  # another rank of a distributed run: it trains and writes nothing
         fit(None)
         return distributed.finish()
-    with atomic_dir(f"models/{args.model}") as out:
+    with atomic_dir(out_dir) as out:
         summary = fit(out / "live")
         registry.save(model.cpu(), args.model, data.meta, out / registry.CHECKPOINT)
         write_json(out / "train.json", summary)
+    if checkpoint is not None:
+        checkpoint.clear()  # the outputs are in place: nothing left to resume
     distributed.finish()
     print(f"train {args.model}: " + (", ".join(f"{k} {v:.6g}" if isinstance(v, float) else f"{k} {v}" for k, v in summary.items()) or "fitted"))
 

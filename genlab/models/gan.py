@@ -71,13 +71,13 @@ class GAN(GenerativeModel):
         hidden: list[int] = Field(
             default_factory=lambda: [256, 256], min_length=1, description="discriminator widths; the generator mirrors them"
         )
-        conv_width: int = Field(32, ge=1, description="channels of the first conv layer (`arch: conv`)")
-        latent_dim: int = Field(32, ge=1, description="noise dimensions")
+        conv_width: int = Field(32, ge=1, le=GradientParams.MAX_CONV_WIDTH, description="channels of the first conv layer (`arch: conv`)")
+        latent_dim: int = Field(32, ge=1, le=GradientParams.MAX_WIDTH, description="noise dimensions")
         loss: Literal["non_saturating", "hinge"] = Field("non_saturating", description="`non_saturating` or `hinge`")
         spectral_norm: bool = Field(True, description="spectral normalisation in the discriminator")
         ema: float = Field(0.999, ge=0, lt=1, description="decay of the generator's weight average (0: none)")
         eval_every: int = Field(5, ge=1, description="epochs between validation FIDs")
-        n_eval: int = Field(1000, ge=2, description="samples per validation FID")
+        n_eval: int = Field(1000, ge=2, le=GradientParams.MAX_SAMPLES, description="samples per validation FID")
 
     def __init__(self, params: "GAN.Params", shape, n_levels):
         super().__init__(params, shape, n_levels)
@@ -104,6 +104,12 @@ class GAN(GenerativeModel):
         model's device (made again here, after the stage has moved the model)."""
         rank = distributed.world()[0]  # each process of a distributed run draws its own noise
         self.__dict__["noise"] = torch.Generator(device=self.device).manual_seed(self.params.seed + 2 + 1_000_003 * rank)
+
+    def training_state(self) -> dict:
+        return {"noise": self.noise.get_state()}  # a resumed run goes on with the same draws
+
+    def restore_training_state(self, state: dict) -> None:
+        self.noise.set_state(state["noise"])
 
     def distribute(self, wrap) -> None:
         """Both networks in DistributedDataParallel, each called through its wrapper in ``train_step``."""

@@ -44,12 +44,12 @@ class VAE(GenerativeModel):
         # Defaults chosen on the validation split's IWAE bound (see README).
         lr: float = Field(3e-4, gt=0, description="Adam learning rate")
         arch: Literal["mlp", "conv"] = Field("mlp", description="`mlp` or `conv` encoder and decoder (conv: images only)")
-        conv_width: int = Field(32, ge=1, description="channels of the first conv layer (`arch: conv`)")
-        latent_dim: int = Field(16, ge=1, description="latent dimensions")
+        conv_width: int = Field(32, ge=1, le=GradientParams.MAX_CONV_WIDTH, description="channels of the first conv layer (`arch: conv`)")
+        latent_dim: int = Field(16, ge=1, le=GradientParams.MAX_WIDTH, description="latent dimensions")
         hidden: list[int] = Field(
             default_factory=lambda: [256, 256], min_length=1, description="encoder layer widths; the decoder mirrors them"
         )
-        train_k: int = Field(5, ge=1, description="importance samples in the training bound (1 = ELBO)")
+        train_k: int = Field(5, ge=1, le=GradientParams.MAX_SAMPLES, description="importance samples in the training bound (1 = ELBO)")
         likelihood: Literal["auto", "categorical", "discretized_logistic"] = Field(
             "auto",
             description="p(x|z) of images: `auto` (Bernoulli for 2 levels, categorical up to "
@@ -57,16 +57,16 @@ class VAE(GenerativeModel):
             "`categorical` or `discretized_logistic`",
         )
         logistic_components: int = Field(
-            1, ge=1, description="mixture components per pixel of the discretised logistic likelihood"
+            1, ge=1, le=GradientParams.MAX_COMPONENTS, description="mixture components per pixel of the discretised logistic likelihood"
         )
         prior: Literal["normal", "mog"] = Field(
             "normal", description="p(z): `normal` (N(0, I)) or `mog` (a learnt mixture of diagonal Gaussians)"
         )
-        prior_components: int = Field(50, ge=1, description="components of the learnt prior (`prior: mog`)")
+        prior_components: int = Field(50, ge=1, le=GradientParams.MAX_COMPONENTS, description="components of the learnt prior (`prior: mog`)")
         sampler: Literal["prior", "gmm"] = Field(
             "gmm", description="`prior`, or `gmm`: a Gaussian mixture fitted to draws of the training codes"
         )
-        gmm_components: int = Field(10, ge=1, description="components of the mixture fitted to the training codes")
+        gmm_components: int = Field(10, ge=1, le=GradientParams.MAX_COMPONENTS, description="components of the mixture fitted to the training codes")
 
         @field_validator("hidden", mode="before")
         @classmethod
@@ -110,7 +110,12 @@ class VAE(GenerativeModel):
 
     # -- the model's pieces -------------------------------------------------------
     def begin_fit(self, train: torch.Tensor) -> None:
-        """Continuous data: standardise with the training split's mean and standard deviation."""
+        """Continuous data: standardise with the training split's mean and standard deviation.
+        Checked first: the "gmm" sampler's mixture can be fitted to the codes (after training)."""
+        codes = self.CODE_DRAWS * len(train)
+        if self.params.gmm_components > codes:
+            raise GenlabError(f"vae.gmm_components: {self.params.gmm_components} components for {codes} training codes "
+                              f"({self.CODE_DRAWS} per training example); give at most {codes}")
         if isinstance(self.obs, observations.Gaussian):
             self.obs.fit_standardisation(train)
 
