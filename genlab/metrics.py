@@ -91,6 +91,7 @@ def precision_recall(real: np.ndarray, fake: np.ndarray, k: int = 3) -> tuple[fl
 
 def density_coverage(real: np.ndarray, fake: np.ndarray, k: int = 5) -> tuple[float, float]:
     """Naeem et al. 2020: how many real k-NN balls hold each fake point, and the share of real balls hit."""
+    k = min(k, len(real) - 1)  # the k the radii use (fewer real points than k + 1: all the others)
     real_r = _kth_neighbour_radii(real, k)
     inside = _pairwise(real, fake) <= real_r[:, None]  # (R, F)
     density = inside.sum() / (k * fake.shape[0])

@@ -64,3 +64,11 @@ def test_feature_metrics_counts_classes():
     logits[:50, 7] = 9.0
     out = M.feature_metrics(real, real, logits, kid_subsets=5)
     assert out["classes_covered"] == 2 and np.isfinite(out["fid"])
+
+
+def test_density_with_fewer_real_points_than_k_divides_by_the_k_it_used():
+    """Three real points, k = 5: each ball is the distance to the farthest other point (k = 2 in
+    use), so a sample at a real point sits in all three balls (radii 3, 2, 3): density 3 / 2, not 3 / 5."""
+    real = np.array([[0.0], [1.0], [3.0]])
+    d, c = M.density_coverage(real, real[:1], 5)
+    assert d == 3 / 2 and c == 1.0  # every ball holds the sample
