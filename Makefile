@@ -10,7 +10,7 @@ PLOTS_TEMPLATE := .dvc/plots_template.html
 BASE   ?= main
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: install browser repro report pr-comment test test-fast gpu-check gpu-wheels bench bench-mnist bench-8bit bench-text bench-music clean-venv
+.PHONY: install browser repro report pr-comment test test-fast gpu-check gpu-wheels bench bench-mnist bench-8bit bench-text bench-music bench-resume clean-venv
 
 install: $(STAMP) $(PLOTS_TEMPLATE)
 
@@ -42,11 +42,13 @@ report: install
 pr-comment: install
 	$(RUN) python -m genlab.prcomment --pr $(PR) report/report.md
 
+# The test files run in parallel, one worker per core (pytest-xdist); each file's tests stay in one
+# worker, in order, so a module's temporary repository is built once.
 test: install browser
-	$(RUN) python -m pytest -q --durations=15 tests
+	$(RUN) python -m pytest -q -n auto --dist loadfile --durations=15 tests
 
 test-fast: install
-	$(RUN) python -m pytest -q -m "not slow" tests
+	$(RUN) python -m pytest -q -n auto --dist loadfile -m "not slow" tests
 
 # Every stage on CUDA with its metrics and timings, digits and the MNIST config (bench/gpu_check.py).
 gpu-check: install
@@ -78,6 +80,10 @@ bench-text: install
 
 bench-music: install
 	$(RUN) python -m bench.music
+
+# A training killed halfway and resumed, timed against the same training uninterrupted (bench/resume.py).
+bench-resume: install
+	$(RUN) python -m bench.resume
 
 clean-venv:
 	rm -rf $(VENV)
