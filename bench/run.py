@@ -16,15 +16,12 @@ model live on the GPU, and every timed function ends with a device synchronisati
 from __future__ import annotations
 
 import argparse
-import json
-import math
 import statistics
 import subprocess
 import sys
 import time
 from pathlib import Path
 
-import numpy as np
 import torch
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -651,7 +651,7 @@ def render_md(r: Report, artifact: str | None = None, limit: int = MD_LIMIT) -> 
             for s in r.samples for side in (here,) if s.text.get(side) is not None
         ),
         "same": f"\n<details><summary>{len(same)} metrics unchanged</summary>\n\n{md_table(head, rows(same))}\n</details>\n" if same else "",
-        "pictures": f"\nTraining curves (both revisions overlaid), samples side by side"
+        "pictures": "\nTraining curves (both revisions overlaid), samples side by side"
         + (", audio" if any(any(s.audio.values()) for s in r.samples) else "")
         + (", snapshots during training" if r.snapshots else "")
         + f": `index.html` (one offline page) and the files under `img/` in {where}.\n",

@@ -6,8 +6,6 @@ import base64
 import configparser
 import hashlib
 import io
-import json
-import os
 import re
 import subprocess
 import sys

@@ -8,7 +8,6 @@ HEAD (and against the experiment by its name), and DVC's own plots page with the
 
 import json
 import shutil
-import subprocess
 
 import pytest
 import yaml
