@@ -310,7 +310,7 @@ def test_a_model_added_by_a_test_runs_end_to_end(repo, env, reproduced):
 def test_a_killed_stage_leaves_nothing_for_git_and_the_rerun_cleans_up(repo, env, reproduced):
     restore(repo, env)
     assert sh(repo, env, "git", "status", "--porcelain").stdout == ""
-    set_params(repo, vae={"epochs": 400, "patience": 400})
+    set_params(repo, vae={"epochs": 150, "patience": 150})
     dvc = subprocess.Popen(["dvc", "repro", "train@vae"], cwd=repo, env=env,
                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.time() + 120
