@@ -44,9 +44,10 @@ def run(main: Callable[[argparse.Namespace], None], args: argparse.Namespace) ->
         size = f" (asked for {int(asked.group(1)) / 2**30:.3g} GiB)" if asked else ""
         fail(f"out of memory{size}; lower the sizes in the params (batch_size, hidden, n_samples, ...)")
     except OSError as exc:
-        if write_failure(exc) is None:
+        reason = write_failure(exc)
+        if reason is None:
             raise
-        fail(f"{exc.filename or 'a file'}: cannot write ({write_failure(exc)})")
+        fail(f"{exc.filename or 'a file'}: cannot write ({reason})")
 
 
 def fail(message: str, code: int = 1) -> None:

@@ -155,13 +155,19 @@ class Prepared:
         return self.meta.get("kind") == "music"
 
 
+def read_tensors(path: str | Path, problem: str, hint: str) -> dict[str, torch.Tensor]:
+    """Every array of an .npz file genlab wrote (``sources.read_npz``: headers checked, no pickles),
+    as tensors; anything wrong is one line ``<path>: <problem> (<why>)<hint>``."""
+    arrays = sources.read_npz(Path(path), problem=problem, hint=hint)
+    try:
+        return {k: torch.from_numpy(a) for k, a in arrays.items()}
+    except (TypeError, ValueError) as exc:  # a dtype or byte order torch does not take: not a file genlab wrote
+        raise GenlabError(f"{path}: {problem} ({exc}){hint}") from None
+
+
 def _read_split(path: Path) -> Split:
     hint = "; run the preprocess stage"
-    arrays = sources.read_npz(path, problem="cannot read prepared data", hint=hint)
-    try:
-        tensors = {k: torch.from_numpy(a) for k, a in arrays.items()}
-    except (TypeError, ValueError) as exc:  # a dtype or byte order torch does not take: not a file genlab wrote
-        raise GenlabError(f"{path}: cannot read prepared data ({exc}){hint}") from None
+    tensors = read_tensors(path, "cannot read prepared data", hint)
     if "x" not in tensors:
         raise GenlabError(f"{path}: no array x{hint}")
     return Split(

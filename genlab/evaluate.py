@@ -8,7 +8,7 @@ import torch
 
 from genlab import metrics as M
 from genlab.classifier import Classifier
-from genlab.data import Prepared
+from genlab.data import Prepared, read_tensors
 from genlab.errors import GenlabError
 from genlab.models.base import GenerativeModel, MusicModel, SequenceModel, music_summary, sequence_summary
 from genlab.music import pieces_of
@@ -23,14 +23,7 @@ def n_scored(params, data: Prepared) -> int:
 
 
 def load_samples(path: str | Path) -> dict[str, torch.Tensor]:
-    from genlab.sources import read_npz
-
-    path = Path(path)
-    arrays = read_npz(path, problem="cannot read samples", hint="; run the generate stage")
-    try:
-        return {k: torch.from_numpy(v) for k, v in arrays.items()}
-    except TypeError as exc:  # an array of a type torch has not (strings, records)
-        raise GenlabError(f"{path}: cannot read samples ({exc}); run the generate stage") from None
+    return read_tensors(path, "cannot read samples", "; run the generate stage")
 
 
 def continuous_metrics(samples: torch.Tensor, data: Prepared, true_normal=None) -> dict:

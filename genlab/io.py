@@ -22,7 +22,7 @@ from typing import Any, Iterator
 
 import numpy as np
 
-from genlab.errors import GenlabError
+from genlab.errors import GenlabError, one_line
 
 
 # errno values of a write that failed for want of room or of a writable disk
@@ -31,11 +31,10 @@ WRITE_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EROFS, errno.EIO}
 
 def write_failure(exc: BaseException) -> str | None:
     """Why a write failed, when ``exc`` says the disk is full, read-only or failing (an OSError of
-    those errnos, or PyTorch's own writer failing); None for any other exception."""
+    those errnos; checkpoints are written through ``save_checkpoint`` so that theirs is one too);
+    None for any other exception."""
     if isinstance(exc, OSError) and exc.errno in WRITE_ERRNOS:
         return exc.strerror or os.strerror(exc.errno)
-    if isinstance(exc, RuntimeError) and re.search(r"file write failed|failed writing|No space left", str(exc)):
-        return "PyTorch could not write the file: the disk may be full"
     return None
 
 
@@ -172,8 +171,7 @@ def load_checkpoint(path: str | Path, what: str, stage: str, device="cpu") -> di
             f"which could run code when loaded; genlab loads checkpoints weights-only. Run the {stage} stage to remake it"
         ) from None
     except (OSError, RuntimeError, EOFError, ValueError, KeyError, IndexError, TypeError, AttributeError, zipfile.BadZipFile, MemoryError) as exc:
-        reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
-        raise GenlabError(f"{path}: cannot load the {what} ({reason}); run the {stage} stage") from None
+        raise GenlabError(f"{path}: cannot load the {what} ({one_line(exc)}); run the {stage} stage") from None
     if not isinstance(ckpt, dict):
         raise GenlabError(f"{path}: not a {what} (a {type(ckpt).__name__}, not a dict); run the {stage} stage")
     return ckpt
@@ -188,6 +186,5 @@ def building_from(path: str | Path, what: str, stage: str) -> Iterator[None]:
     except GenlabError:
         raise
     except (KeyError, TypeError, ValueError, RuntimeError, AttributeError, IndexError) as exc:
-        reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
-        kind = f"missing {reason}" if isinstance(exc, KeyError) else reason
+        kind = f"missing {one_line(exc)}" if isinstance(exc, KeyError) else one_line(exc)
         raise GenlabError(f"{path}: not a {what} this genlab can use ({kind}); run the {stage} stage") from None

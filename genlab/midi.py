@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from genlab.errors import GenlabError
+from genlab.errors import GenlabError, one_line
 from genlab.io import atomic_file
 
 if TYPE_CHECKING:  # imported where used: importing genlab does not load pretty_midi
@@ -60,8 +60,7 @@ def _reason(exc: Exception) -> str:
     """One short line saying why a parse failed (a truncated file raises a bare EOFError)."""
     if isinstance(exc, EOFError):
         return "the file ends too early: truncated?"
-    text = " ".join(str(exc).split()) or type(exc).__name__
-    return text if len(text) <= 160 else text[:157] + "..."
+    return one_line(exc)
 
 
 def _notes(n: int) -> str:

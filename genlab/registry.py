@@ -16,7 +16,6 @@ import pkgutil
 from functools import cache
 from pathlib import Path
 
-
 from genlab.errors import GenlabError
 from genlab.io import building_from, load_checkpoint, save_checkpoint
 

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from genlab.errors import GenlabError
+from genlab.errors import GenlabError, one_line
 
 IMAGE_EXTENSIONS = {".png", ".jpg", ".jpeg"}
 IMAGE_FORMATS = ("PNG", "JPEG")  # what PIL may decode them as
@@ -51,12 +51,6 @@ def _exists(path: Path, what: str) -> Path:
     if what == "file" and path.is_dir():
         raise DataError(f"{path}: a folder, not a file")
     return path
-
-
-def _one_line(exc: BaseException) -> str:
-    """The first line of an exception's message, cut short (a parser's may span lines, or be empty)."""
-    text = next((line.strip() for line in str(exc).splitlines() if line.strip()), type(exc).__name__)
-    return text if len(text) <= 160 else text[:157] + "..."
 
 
 def memory_bytes() -> int:
@@ -235,7 +229,7 @@ def read_npz(path: Path, problem: str = "not a readable .npz file", hint: str = 
         raise
     except Exception as exc:  # zipfile, zlib and numpy's header parser raise many kinds (BadZipFile,
         # zlib.error, EOFError, NotImplementedError, RuntimeError, tokenize.TokenError, ...)
-        raise bad(_one_line(exc)) from None
+        raise bad(one_line(exc)) from None
     return arrays
 
 
@@ -319,7 +313,7 @@ def imagefolder(params) -> Raw:
                     arr = np.asarray(im, dtype=np.uint8)
         except Exception as exc:  # PIL's decoders raise many kinds on a corrupt file (OSError, SyntaxError,
             # ValueError, struct.error, DecompressionBombError, ...)
-            raise DataError(f"{f}: cannot read the image ({_one_line(exc)})") from None
+            raise DataError(f"{f}: cannot read the image ({one_line(exc)})") from None
         arr = arr[None] if arr.ndim == 2 else arr.transpose(2, 0, 1)
         if first is None:
             first = (f, arr.shape)
@@ -361,7 +355,7 @@ def csv(params) -> Raw:
     except pd.errors.EmptyDataError:
         raise DataError(f"{path}: empty file, no header and no rows") from None
     except (ValueError, OSError, MemoryError, OverflowError) as exc:  # ParserError and UnicodeDecodeError are ValueErrors
-        raise DataError(f"{path}: not a readable CSV table ({_one_line(exc)})") from None
+        raise DataError(f"{path}: not a readable CSV table ({one_line(exc)})") from None
     if len(table) == 0:
         raise DataError(f"{path}: the table has no rows")
     y = None
