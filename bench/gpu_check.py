@@ -38,7 +38,7 @@ sys.path.insert(0, str(ROOT))
 
 from bench.pipeline import run_stages  # noqa: E402
 from genlab.io import write_json  # noqa: E402
-from genlab.report import md_table  # noqa: E402
+from genlab.report.build import md_table  # noqa: E402
 
 MNIST_CPU_NLL = 83.92  # bench/mnist/params.yaml on this project's 2-core CPU (README, "MNIST")
 QUICK = {

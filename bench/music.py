@@ -20,10 +20,11 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench.pipeline import run_stages, write_table  # noqa: E402
-from genlab import cli, registry  # noqa: E402
-from genlab.data import load_prepared  # noqa: E402
+from genlab import cli  # noqa: E402
+from genlab.models import registry  # noqa: E402
+from genlab.data.prepare import load_prepared  # noqa: E402
 from genlab.models.base import music_summary  # noqa: E402
-from genlab.params import load_params  # noqa: E402
+from genlab.config.params import load_params  # noqa: E402
 
 HERE = ROOT / "bench" / "music"
 ORDERS = range(1, 13)  # markov.order: chords of history

@@ -15,8 +15,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from genlab.io import atomic_file, write_json  # noqa: E402
-from genlab.report import md_table  # noqa: E402
-from genlab.params import load_params  # noqa: E402
+from genlab.report.build import md_table  # noqa: E402
+from genlab.config.params import load_params  # noqa: E402
 from stages import classifier, evaluate, generate, preprocess, summary, train  # noqa: E402
 
 

@@ -30,8 +30,8 @@ sys.path.insert(0, str(ROOT))
 from genlab import runtime  # noqa: E402
 from genlab.io import write_json  # noqa: E402
 from genlab.models.vae import VAE  # noqa: E402
-from genlab.params import EvaluateParams  # noqa: E402
-from genlab.train import default_step, make_adam  # noqa: E402
+from genlab.config.params import EvaluateParams  # noqa: E402
+from genlab.training.loop import default_step, make_adam  # noqa: E402
 
 MNIST = ROOT.parent / "shared" / "data" / "mnist"
 
@@ -80,7 +80,7 @@ def mnist_like(n: int) -> torch.Tensor:
     """Binarised MNIST training images if ../shared/data/mnist is there, else random binary ones."""
     path = MNIST / "train-images-idx3-ubyte.gz"
     if path.exists():
-        from genlab.sources import read_idx
+        from genlab.data.sources import read_idx
 
         x = torch.from_numpy(read_idx(path, 3)[:n].copy())[:, None]
         return (x >= 128).to(torch.uint8)

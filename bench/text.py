@@ -19,8 +19,8 @@ sys.path.insert(0, str(ROOT))
 
 from bench.pipeline import run_stages, write_table  # noqa: E402
 from genlab import cli  # noqa: E402
-from genlab.data import load_prepared  # noqa: E402
-from genlab.ngram import NGram, fit_ngram  # noqa: E402
+from genlab.data.prepare import load_prepared  # noqa: E402
+from genlab.models._ngram import NGram, fit_ngram  # noqa: E402
 
 HERE = ROOT / "bench" / "text"
 ORDERS = range(2, 11)  # markov.order: characters of history

@@ -7,7 +7,6 @@ import re
 import sys
 from typing import Callable
 
-from genlab import registry
 from genlab.errors import GenlabError
 from genlab.io import write_failure
 
@@ -25,6 +24,8 @@ def parser(doc: str, model_arg: bool = False) -> argparse.ArgumentParser:
 
 
 def add_model_arg(p, required: bool = True) -> None:
+    from genlab.models import registry  # the model names, found without importing any model
+
     p.add_argument("--model", required=required, choices=registry.names(), help="which model of the pipeline")
 
 

@@ -17,6 +17,7 @@ import re
 import shutil
 import tempfile
 import zipfile
+import warnings
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -162,7 +163,9 @@ def load_checkpoint(path: str | Path, what: str, stage: str, device="cpu") -> di
 
     path = Path(path)
     try:
-        ckpt = torch.load(path, map_location=device, weights_only=True)
+        with warnings.catch_warnings():  # torch warns about pickle protocols before refusing: the refusal says it all
+            warnings.simplefilter("ignore")
+            ckpt = torch.load(path, map_location=device, weights_only=True)
     except pickle.UnpicklingError as exc:
         found = re.search(r"(?:GLOBAL|Unsupported global:?|global) ([\w.]+)", str(exc))
         what_found = f" ({found.group(1)})" if found else ""

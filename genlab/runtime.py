@@ -11,7 +11,6 @@ import numpy as np
 import torch
 
 from genlab.errors import GenlabError
-from genlab.params import resolve_device
 
 
 # cuBLAS is deterministic only with a fixed workspace, set before its first call (PyTorch's
@@ -75,3 +74,33 @@ def keep_freed_memory() -> bool:
 
 def generator(seed: int, device: torch.device | str = "cpu") -> torch.Generator:
     return torch.Generator(device=device).manual_seed(seed)
+
+
+def resolve_device(name: str) -> str:
+    import torch
+
+    if name == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if name == "cuda" and not torch.cuda.is_available():
+        raise GenlabError("device: 'cuda' was asked for but no CUDA device is available")
+    return name
+
+
+def world() -> tuple[int, int]:
+    """(rank, world size): (0, 1) outside a process group."""
+    import torch.distributed as dist
+
+    if dist.is_available() and dist.is_initialized():
+        return dist.get_rank(), dist.get_world_size()
+    return 0, 1
+
+
+def all_sum(t: torch.Tensor) -> torch.Tensor:
+    """The sum over ranks (``t`` itself in one process)."""
+    if world()[1] == 1:
+        return t
+    import torch.distributed as dist
+
+    t = t.clone()
+    dist.all_reduce(t)
+    return t

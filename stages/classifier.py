@@ -4,15 +4,17 @@ Reads `device` and `classifier:`; writes models/classifier/ (classifier.pt, trai
 live/ curves) and metrics/classifier.json (val_accuracy, test_accuracy). Its penultimate
 features are the space in which FID, KID, precision/recall and density/coverage are measured.
 With `distributed.nproc_per_node` x `distributed.nnodes` > 1 it trains in that many processes
-under torchrun (genlab.distributed); rank 0 writes the outputs.
+under torchrun (genlab.training.distributed); rank 0 writes the outputs.
 """
 
-from genlab import cli, distributed, modality, resume, runtime
-from genlab.classifier import Classifier
-from genlab.data import load_prepared
+from genlab import cli, runtime
+from genlab.training import distributed, resume
+from genlab.data import modality
+from genlab.evaluation.classifier import Classifier
+from genlab.data.prepare import load_prepared
 from genlab.io import atomic_dir, write_json
-from genlab.params import load_params
-from genlab.train import train_model
+from genlab.config.params import load_params
+from genlab.training.loop import train_model
 
 
 def main(args) -> None:

@@ -17,15 +17,17 @@ metrics/real.json: the validation split scored as if it were samples (text: as m
 windows as samples, of the same length), the reference every model is read against.
 """
 
-from genlab import cli, modality, registry, runtime
-from genlab.classifier import Classifier
-from genlab.data import load_prepared
-from genlab.evaluate import (
+from genlab import cli, runtime
+from genlab.data import modality
+from genlab.models import registry
+from genlab.evaluation.classifier import Classifier
+from genlab.data.prepare import load_prepared
+from genlab.evaluation.evaluate import (
     evaluate_model, evaluate_music_model, evaluate_music_real, evaluate_real, evaluate_text_model, evaluate_text_real,
     load_samples,
 )
 from genlab.io import write_json
-from genlab.params import load_params
+from genlab.config.params import load_params
 
 CLASSIFIER = "models/classifier/classifier.pt"
 MODEL_METRICS = "metrics/models/{}.json"

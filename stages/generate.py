@@ -12,11 +12,12 @@ adds transitions.png, its transition matrix as a heatmap. For music: samples.npz
 file), samples.png (piano rolls) and audio/ (WAV files of the first samples, sine tones).
 """
 
-from genlab import cli, registry, runtime
-from genlab.data import load_prepared
-from genlab.generate import generate_music, generate_outputs, generate_text
+from genlab import cli, runtime
+from genlab.models import registry
+from genlab.data.prepare import load_prepared
+from genlab.evaluation.generate import generate_music, generate_outputs, generate_text
 from genlab.io import atomic_dir
-from genlab.params import load_params
+from genlab.config.params import load_params
 
 
 def main(args) -> None:

@@ -4,8 +4,8 @@ Reads the `data:` params; writes data/prepared/ (train.npz, val.npz, test.npz, m
 """
 
 from genlab import cli
-from genlab.data import prepare
-from genlab.params import load_params
+from genlab.data.prepare import prepare
+from genlab.config.params import load_params
 
 OUT = "data/prepared"
 

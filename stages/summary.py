@@ -6,8 +6,8 @@ text, summary.md also shows the first lines of each model's samples/<model>/samp
 """
 
 from genlab import cli
-from genlab.params import load_params
-from genlab.summary import sample_excerpts, summary_table, write_summary
+from genlab.config.params import load_params
+from genlab.evaluation.summary import sample_excerpts, summary_table, write_summary
 
 
 def main(args) -> None:

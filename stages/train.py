@@ -6,16 +6,19 @@ trained by gradient steps, live/ (DVCLive curves of the train and validation los
 Nothing is saved if the loss becomes NaN or infinite; a model that cannot model the data
 (the GAN on a table of values, say) stops with one line naming the model and the data.
 With `distributed.nproc_per_node` x `distributed.nnodes` > 1 a model trained by gradient steps
-trains in that many processes under torchrun (genlab.distributed); rank 0 writes the outputs.
+trains in that many processes under torchrun (genlab.training.distributed); rank 0 writes the outputs.
 """
 
-from genlab import cli, distributed, modality, registry, resume, runtime
-from genlab.classifier import Classifier
-from genlab.data import load_prepared
+from genlab import cli, runtime
+from genlab.training import distributed, resume
+from genlab.data import modality
+from genlab.models import registry
+from genlab.evaluation.classifier import Classifier
+from genlab.data.prepare import load_prepared
 from genlab.errors import GenlabError, TooShort
 from genlab.io import atomic_dir, write_json
-from genlab.params import load_params
-from genlab.train import fresh_training_data, train_model
+from genlab.config.params import load_params
+from genlab.training.loop import fresh_training_data, train_model
 
 DATA = "data/prepared"
 CLASSIFIER = "models/classifier/classifier.pt"
@@ -41,7 +44,7 @@ def main(args) -> None:
     fresh = fresh_training_data(data)  # dynamic binarisation, dequantisation
     out_dir = f"models/{args.model}"
     checkpoint = None
-    if model.trains_by_gradient and distributed.is_main():  # a killed run resumes (genlab.resume)
+    if model.trains_by_gradient and distributed.is_main():  # a killed run resumes (genlab.training.resume)
         settings = {"stage": f"train@{args.model}", "params": model_params.model_dump(), "device": params.device,
                     "precision": params.precision}
         checkpoint = resume.for_stage(out_dir, settings, [DATA] + ([CLASSIFIER] if model.needs_classifier else []),

@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from genlab.models.gan import GAN, d_loss, g_loss
-from genlab.nets import ConvDecoder, ConvEncoder, downsampled
+from genlab.nn.nets import ConvDecoder, ConvEncoder, downsampled
 from genlab.models.vae import VAE
 
 SHAPES = [(1, 8, 8), (1, 16, 16), (1, 28, 28), (3, 32, 32), (2, 7, 5), (1, 3, 3)]
@@ -87,7 +87,7 @@ def test_gan_samples_are_quantised_to_the_levels():
 def test_gan_logs_a_fixed_noise_grid_at_every_validation(tmp_path):
     from dvclive import Live
 
-    from genlab.train import fit_gradient
+    from genlab.training.loop import fit_gradient
 
     model = GAN(GAN.Params(hidden=[8], latent_dim=2, epochs=4, eval_every=2, n_eval=10, ema=0.0, lr=0.01), (1, 8, 8), 17)
 
@@ -109,7 +109,7 @@ def test_gan_logs_a_fixed_noise_grid_at_every_validation(tmp_path):
 def test_spectral_norm_linear_is_torchs_spectral_norm_with_the_division_moved():
     from torch import nn
 
-    from genlab.nets import SpectralNormLinear
+    from genlab.nn.nets import SpectralNormLinear
 
     torch.manual_seed(0)
     layer = nn.Linear(30, 7)
@@ -128,7 +128,7 @@ def test_spectral_norm_linear_is_torchs_spectral_norm_with_the_division_moved():
 def test_spectral_norm_linear_allows_two_forwards_before_one_backward():
     from torch import nn
 
-    from genlab.nets import SpectralNormLinear
+    from genlab.nn.nets import SpectralNormLinear
 
     layer = SpectralNormLinear(nn.Linear(6, 4))
     x = torch.randn(3, 6)

@@ -4,12 +4,12 @@ import math
 import pytest
 import torch
 
-from genlab.data import load_prepared, prepare
+from genlab.data.prepare import load_prepared, prepare
 from genlab.errors import GenlabError
 from genlab.models.independent import Independent
 from genlab.models.markov import Markov
 from genlab.models.mixture import Mixture
-from genlab.params import DataParams
+from genlab.config.params import DataParams
 
 TINY = torch.tensor([[[[0, 1, 1]]], [[[0, 0, 1]]]], dtype=torch.uint8)  # two 1x3 images, 2 levels
 

@@ -20,8 +20,8 @@ def test_text_sweep_marks_the_validation_minimum(tmp_path):
     """`make bench-text`'s Markov sweep on a small text: one row per (order, discount), the
     best validation nll marked."""
     from bench.text import sweep
-    from genlab.data import prepare
-    from genlab.params import DataParams
+    from genlab.data.prepare import prepare
+    from genlab.config.params import DataParams
 
     (tmp_path / "t.txt").write_text("the cat sat on the mat and the dog ran to the house\n" * 60)
     prepare(DataParams(source="text", path=str(tmp_path / "t.txt")), tmp_path / "data" / "prepared")
@@ -38,8 +38,8 @@ def test_music_sweep_marks_the_validation_minimum(tmp_path):
     import json
 
     from bench.music import ORDERS, sweep
-    from genlab.data import prepare
-    from genlab.params import DataParams
+    from genlab.data.prepare import prepare
+    from genlab.config.params import DataParams
 
     chords = [[60, 64, 67], [62, 65, 69], [55, 59, 62], [57, 60, 64]]
     piece = lambda k: [chords[(i * k) % 4] for i in range(12)]  # noqa: E731

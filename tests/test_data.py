@@ -3,9 +3,9 @@ import json
 import numpy as np
 import pytest
 
-from genlab.data import load_prepared, prepare, split_indices
-from genlab.sources import digits as digits_source
-from genlab.params import DataParams
+from genlab.data.prepare import load_prepared, prepare, split_indices
+from genlab.data.sources import digits as digits_source
+from genlab.config.params import DataParams
 
 
 def test_digits_source_is_uint8_with_17_levels():

@@ -1,11 +1,12 @@
 """Defaults are stated once, in the schema: params.yaml and the README's params table are
-generated from it (python -m genlab.docs) and must hold exactly what it prints."""
+generated from it (python -m genlab.config.docs) and must hold exactly what it prints."""
 
 import yaml
 
 from conftest import ROOT
-from genlab import docs, registry
-from genlab.params import CoreParams, parse_params, schema
+from genlab.config import docs
+from genlab.models import registry
+from genlab.config.params import CoreParams, parse_params, schema
 
 
 def flat_keys(d: dict, prefix: str = "") -> set[str]:
@@ -16,7 +17,7 @@ def flat_keys(d: dict, prefix: str = "") -> set[str]:
 
 
 def test_params_yaml_is_what_the_schema_generates():
-    assert (ROOT / "params.yaml").read_text() == docs.params_yaml(), "run: python -m genlab.docs params > params.yaml"
+    assert (ROOT / "params.yaml").read_text() == docs.params_yaml(), "run: python -m genlab.config.docs params > params.yaml"
 
 
 def test_params_yaml_holds_every_key_of_every_section_with_its_default():
@@ -27,7 +28,7 @@ def test_params_yaml_holds_every_key_of_every_section_with_its_default():
 
 
 def test_readme_params_table_is_what_the_schema_generates():
-    assert docs.params_table() in (ROOT / "README.md").read_text(), "run: python -m genlab.docs table"
+    assert docs.params_table() in (ROOT / "README.md").read_text(), "run: python -m genlab.config.docs table"
 
 
 def test_every_field_is_described():
@@ -48,8 +49,8 @@ def test_readme_metrics_table_is_generated_and_covers_every_committed_metric():
     import json
     import re
 
-    assert docs.metrics_table() in (ROOT / "README.md").read_text(), "run: python -m genlab.docs metrics"
+    assert docs.metrics_table() in (ROOT / "README.md").read_text(), "run: python -m genlab.config.docs metrics"
     patterns = [re.compile("^" + re.escape(k).replace(re.escape("<sampler>"), r"\w+") + "$") for k in docs.METRICS]
     for path in [*(ROOT / "metrics" / "models").glob("*.json"), ROOT / "metrics" / "real.json"]:
         for key in json.loads(path.read_text()):
-            assert any(p.match(key) for p in patterns), f"{path.name}: {key} is not documented in genlab.docs.METRICS"
+            assert any(p.match(key) for p in patterns), f"{path.name}: {key} is not documented in genlab.config.docs.METRICS"

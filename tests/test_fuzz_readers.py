@@ -36,11 +36,11 @@ from PIL import Image
 from sklearn.datasets import load_digits
 
 from conftest import ROOT
-from genlab import data, sources, text
+from genlab.data import prepare as data, sources, text
 from genlab.errors import GenlabError
-from genlab.midi import read_midi, write_midi
-from genlab.music import read_midi_folder, read_pianoroll_json
-from genlab.params import DataParams
+from genlab.data.midi import read_midi, write_midi
+from genlab.data.music import read_midi_folder, read_pianoroll_json
+from genlab.config.params import DataParams
 from test_midi import random_roll
 from test_sources import write_idx
 

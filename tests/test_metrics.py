@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 import torch
 
-from genlab import metrics as M
+from genlab.metrics import samples as M
 
 
 def cloud(n, d, shift, seed):

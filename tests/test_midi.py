@@ -6,7 +6,7 @@ import pytest
 from scipy.io import wavfile
 
 from genlab.errors import GenlabError
-from genlab.midi import (
+from genlab.data.midi import (
     KEYS,
     LOWEST,
     MusicError,

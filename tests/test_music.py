@@ -9,13 +9,13 @@ import numpy as np
 import pytest
 import torch
 
-from genlab import registry
-from genlab.data import load_prepared, prepare
-from genlab.midi import MusicError, write_midi
+from genlab.models import registry
+from genlab.data.prepare import load_prepared, prepare
+from genlab.data.midi import MusicError, write_midi
 from genlab.models.base import music_summary
-from genlab.music import chord_codes, chord_table, pieces_of, read_pianoroll_json
-from genlab.params import DataParams, parse_params
-from genlab.train import train_model
+from genlab.data.music import chord_codes, chord_table, pieces_of, read_pianoroll_json
+from genlab.config.params import DataParams, parse_params
+from genlab.training.loop import train_model
 
 MODELS = ["independent", "markov", "ar"]
 TINY_AR = {"arch": "gru", "width": 16, "layers": 1, "context": 4, "epochs": 2, "batch_size": 4}
@@ -184,12 +184,12 @@ def test_json_constants_and_overlong_midi_files_are_one_line(tmp_path, monkeypat
     (tmp_path / "nan.json").write_text('{"train": [[[NaN]]], "valid": [[[60]]], "test": [[[60]]]}')
     with pytest.raises(MusicError, match="nan.json: not a JSON file .*NaN is not a number JSON allows"):
         read_pianoroll_json(tmp_path / "nan.json")
-    import genlab.midi
+    import genlab.data.midi
 
     folder = midi_folder(tmp_path / "midi", n=1)
-    monkeypatch.setattr(genlab.midi, "MAX_FRAMES", 5)
+    monkeypatch.setattr(genlab.data.midi, "MAX_FRAMES", 5)
     with pytest.raises(MusicError, match="p0.mid: a note ends at frame 12, past the 5 frames"):
-        genlab.midi.read_midi(folder / "p0.mid")
+        genlab.data.midi.read_midi(folder / "p0.mid")
 
 
 def chain_rolls(P, start, n_pieces, length, rng, chords):
@@ -264,7 +264,7 @@ def test_models_that_do_not_fit_music_say_so():
 def test_sampling_draws_from_the_distribution_the_likelihood_scores(name, arch, tmp_path, monkeypatch):
     """Every frame drawn while sampling (through the window restarts of `ar`: 12 frames, context 4)
     has exactly the probability `frame_log_probs` gives it afterwards."""
-    from genlab.music import ChordEscape
+    from genlab.data.music import ChordEscape
 
     frames, table, meta, train, val, inputs = toy_meta_and_data(np.random.default_rng(4))
     model = fitted(name, {"ar": {**TINY_AR, "arch": arch or "gru", "heads": 2}, "markov": {"order": 2}}, meta, train, val, tmp_path)

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from scipy.io import wavfile
 
-from genlab.midi import read_midi, write_midi
+from genlab.data.midi import read_midi, write_midi
 from test_pipeline import copy_project, env, exp_run, init_repo, sh, stages_run  # noqa: F401 (env: a fixture)
 
 pytestmark = pytest.mark.slow

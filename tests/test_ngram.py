@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from genlab.errors import GenlabError
-from genlab.ngram import NGram, fit_ngram
+from genlab.models._ngram import NGram, fit_ngram
 
 SETTINGS = [("kneser_ney", None), ("kneser_ney", 0.7), ("additive", None)]
 

@@ -5,8 +5,8 @@ import torch
 import torch.nn.functional as F
 from scipy import stats
 
-from genlab.kernels import BernoulliLogLik, softplus_sum
-from genlab.observations import (
+from genlab.nn.kernels import BernoulliLogLik, softplus_sum
+from genlab.nn.observations import (
     AUTO_LOGISTIC_ABOVE,
     Bernoulli,
     Categorical,

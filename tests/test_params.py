@@ -5,7 +5,7 @@ import pytest
 import yaml
 
 from conftest import ROOT
-from genlab.params import ParamsError, load_params, parse_params
+from genlab.config.params import ParamsError, load_params, parse_params
 
 
 def test_defaults_match_params_yaml():

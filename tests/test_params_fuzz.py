@@ -4,7 +4,7 @@ range, huge, empty, NaN or infinite, or a string that looks like a number (``1e-
 value or raises ParamsError in one line that names the key's dotted path.
 
 The keys come from the schema itself (every shared section and every model's section, as
-``genlab.registry`` finds them), so a key added later is fuzzed without an edit here.
+``genlab.models.registry`` finds them), so a key added later is fuzzed without an edit here.
 """
 
 from __future__ import annotations
@@ -18,10 +18,10 @@ import yaml
 from pydantic import BaseModel
 
 from conftest import ROOT
-from genlab import registry
+from genlab.models import registry
 from genlab.errors import GenlabError
-from genlab.params import MAX_IMAGE_SIZE, ClassifierParams, ParamsError, load_params, schema
-from genlab.schema import Section
+from genlab.config.params import MAX_IMAGE_SIZE, ClassifierParams, ParamsError, load_params, schema
+from genlab.config.schema import Section
 
 FULL = schema(tuple(registry.names()))
 
@@ -321,7 +321,7 @@ def test_boundary_values_build_each_model_or_stop_in_one_line(name):
 
 
 def test_boundary_values_build_the_classifier():
-    from genlab.classifier import Classifier
+    from genlab.evaluation.classifier import Classifier
 
     for key, field in ClassifierParams.model_fields.items():
         for value in boundary_values(field):

@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from genlab import registry
+from genlab.models import registry
 from genlab.errors import GenlabError
 from genlab.models.base import GenerativeModel
 

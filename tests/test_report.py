@@ -16,8 +16,8 @@ import yaml
 from scipy.io import wavfile
 
 from conftest import ROOT
-from genlab import prcomment, report, vega
-from genlab.report import MARKER, MD_LIMIT, MetricRow, Picture, Report
+from genlab.report import prcomment, build as report, vega
+from genlab.report.build import MARKER, MD_LIMIT, MetricRow, Picture, Report
 
 
 @pytest.mark.parametrize("value, shown", [
@@ -222,7 +222,7 @@ def test_comment_refuses_what_is_not_a_report(tmp_path, fake_gh, env_with_venv):
     script, log, _, _ = fake_gh
     body = tmp_path / "notes.md"
     body.write_text("hello")
-    proc = subprocess.run([sys.executable, "-m", "genlab.prcomment", "--pr", "3", "--gh", str(script), str(body)],
+    proc = subprocess.run([sys.executable, "-m", "genlab.report.prcomment", "--pr", "3", "--gh", str(script), str(body)],
                           cwd=ROOT, env=env_with_venv, capture_output=True, text=True)
     assert proc.returncode == 1 and proc.stderr.count("\n") == 1 and "not a genlab report" in proc.stderr
     assert not log.exists()

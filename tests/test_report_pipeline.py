@@ -13,7 +13,7 @@ import pytest
 import yaml
 
 from browser import blank, open_page
-from genlab.report import MD_LIMIT, fmt
+from genlab.report.build import MD_LIMIT, fmt
 from test_pipeline import TINY, copy_project, env, init_repo, set_params, sh  # noqa: F401 (env: a fixture)
 
 pytestmark = pytest.mark.slow
@@ -32,7 +32,7 @@ def repo(tmp_path_factory, env):
     init_repo(root, env)
     # what `make install` does for the project: the offline template DVC's config names
     sh(root, env, "dvc", "config", "--local", "plots.html_template", "plots_template.html")
-    sh(root, env, "python", "-m", "genlab.vega", ".dvc/plots_template.html")
+    sh(root, env, "python", "-m", "genlab.report.vega", ".dvc/plots_template.html")
     sh(root, env, "dvc", "repro")
     sh(root, env, "git", "add", "-A")
     sh(root, env, "git", "commit", "-q", "-m", "results")

@@ -13,9 +13,9 @@ import yaml
 from PIL import Image
 
 from conftest import ROOT
-from genlab.data import load_prepared, prepare
-from genlab.params import DataParams
-from genlab.sources import DataError, load
+from genlab.data.prepare import load_prepared, prepare
+from genlab.config.params import DataParams
+from genlab.data.sources import DataError, load
 
 
 def write_idx(path, array, magic_dims=None, gz=False):
@@ -124,7 +124,7 @@ def test_integer_columns_are_dequantised_seeded_and_kept_for_fresh_noise(tmp_pat
     prepare(params, tmp_path / "q")
     assert torch.equal(load_prepared(tmp_path / "q").test.x, data.test.x)  # seeded
     # the training loop's transform draws fresh noise on column a only
-    from genlab.train import fresh_training_data
+    from genlab.training.loop import fresh_training_data
 
     x, transform = fresh_training_data(data)
     g = torch.Generator().manual_seed(0)

@@ -1,6 +1,6 @@
 import json
 
-from genlab.summary import summary_table, write_summary
+from genlab.evaluation.summary import summary_table, write_summary
 
 
 def test_summary_sorted_by_nll_with_real_last(tmp_path):

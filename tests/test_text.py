@@ -9,14 +9,14 @@ import pytest
 import torch
 
 from conftest import ROOT
-from genlab.data import load_prepared, prepare
+from genlab.data.prepare import load_prepared, prepare
 from genlab.errors import GenlabError, TooShort
-from genlab.evaluate import evaluate_text_real, real_windows, text_history
+from genlab.evaluation.evaluate import evaluate_text_real, real_windows, text_history
 from genlab.models.ar import AutoRegressive
 from genlab.models.independent import Independent, IndependentText
 from genlab.models.markov import Markov, MarkovText
-from genlab.params import DataParams
-from genlab.text import Vocab, read_text, split_text
+from genlab.config.params import DataParams
+from genlab.data.text import Vocab, read_text, split_text
 
 
 def text_params(path, **kw):
@@ -239,7 +239,7 @@ def test_ar_windows_move_every_epoch_and_stay_inside_the_text():
 
 
 def test_text_real_row_and_history():
-    from genlab.data import Prepared, Split
+    from genlab.data.prepare import Prepared, Split
 
     meta = {"vocab": list("ab "), "oov_rate": {"val": 0.0, "test": 0.0}, "kind": "text"}
     enc = Vocab(meta["vocab"]).encode

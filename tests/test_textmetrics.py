@@ -4,7 +4,7 @@ import time
 import numpy as np
 import pytest
 
-from genlab import textmetrics as TM
+from genlab.metrics import text as TM
 
 # Tiny vocabulary: a b c d are training characters, z is `unk` (never in the training text).
 VOCAB = "abcdz"

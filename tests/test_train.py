@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from genlab.models.vae import VAE
-from genlab.train import Diverged, fit_gradient
+from genlab.training.loop import Diverged, fit_gradient
 
 
 class Exploding(VAE):
@@ -31,7 +31,7 @@ def test_nan_loss_stops_training_naming_the_epoch():
 def test_on_a_gpu_the_check_waits_for_the_epochs_end(monkeypatch):
     """On CUDA the per-step check is skipped (it would wait for the device every step); the
     epoch's summed loss carries the NaN and stops the run at the epoch's end, the same way."""
-    import genlab.train as train
+    import genlab.training.loop as train
 
     monkeypatch.setattr(train, "check_finite", lambda loss, name="loss": loss)  # what a CUDA loss gets
     model = Exploding(VAE.Params(epochs=50, hidden=[16], latent_dim=2, batch_size=16, train_k=1), (1, 4, 4), 17)
@@ -108,7 +108,7 @@ def test_a_repository_without_a_commit_is_a_one_line_error(tmp_path, monkeypatch
     from dvc.repo import Repo
 
     from genlab.errors import GenlabError
-    from genlab.train import train_model
+    from genlab.training.loop import train_model
 
     subprocess.run(["git", "init", "-q"], cwd=tmp_path, check=True)
     Repo.init(str(tmp_path))
@@ -120,8 +120,8 @@ def test_a_repository_without_a_commit_is_a_one_line_error(tmp_path, monkeypatch
 
 
 def test_cosine_schedule_runs_from_lr_to_lr_final():
-    from genlab.schema import GradientParams
-    from genlab.train import lr_schedule
+    from genlab.config.schema import GradientParams
+    from genlab.training.loop import lr_schedule
 
     p = GradientParams(lr=0.1, epochs=5, lr_schedule="cosine", lr_final=0.01)
     opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=p.lr)
@@ -152,9 +152,9 @@ def test_allocator_setting_applies_where_glibc_runs():
 
 
 def test_torchrun_arguments_for_one_and_several_machines(monkeypatch):
-    from genlab import distributed
+    from genlab.training import distributed
     from genlab.errors import GenlabError
-    from genlab.params import DistributedParams
+    from genlab.config.params import DistributedParams
 
     one = distributed.torchrun_args(DistributedParams(nproc_per_node=2), "stages.train", ["--model", "vae"])
     assert one == ["--nproc_per_node", "2", "--nnodes", "1", "--max_restarts", "0", "--standalone",

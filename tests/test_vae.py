@@ -3,11 +3,11 @@ import math
 import pytest
 import torch
 
-from genlab.data import load_prepared, prepare
+from genlab.data.prepare import load_prepared, prepare
 from genlab.models.vae import VAE, gaussian_kl
-from genlab.observations import Categorical
-from genlab.params import DataParams, EvaluateParams
-from genlab.train import fit_gradient
+from genlab.nn.observations import Categorical
+from genlab.config.params import DataParams, EvaluateParams
+from genlab.training.loop import fit_gradient
 
 
 def test_kl_against_hand_computation():

@@ -1,1 +1,1 @@
-"""Model implementations; genlab.registry lists them."""
+"""Model implementations; genlab.models.registry lists them."""

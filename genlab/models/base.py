@@ -6,7 +6,7 @@ the nested class ``Params``. Every hook below has a documented default, so a mod
 only what it does differently:
 
 - training: either by gradient steps through the shared loop (``trains_by_gradient = True``,
-  the ``genlab.train.Trainable`` hooks: ``loss``, or ``make_optimizers`` + ``train_step``,
+  the ``Trainable`` hooks below: ``loss``, or ``make_optimizers`` + ``train_step``,
   ``validation_score``, ``snapshot``, ``begin_fit``, ``finish_fit``), or in closed form
   (``trains_by_gradient = False`` and ``fit``);
 - sampling: ``sample`` (every model), ``samplers`` (alternative ways, each scored);
@@ -30,9 +30,122 @@ from typing import ClassVar
 
 import torch
 
-from genlab.discrete import draw
-from genlab.schema import Section
-from genlab.train import Trainable
+from genlab.nn.discrete import draw
+from genlab.config.schema import GradientParams, Section
+from genlab.nn.optim import check_finite, make_adam
+from genlab.runtime import all_sum, world
+
+
+Tensors = torch.Tensor | tuple[torch.Tensor, ...]
+
+
+def _as_tuple(data: Tensors, device) -> tuple[torch.Tensor, ...]:
+    return tuple(t.to(device) for t in (data if isinstance(data, tuple) else (data,)))
+
+
+@torch.no_grad()
+def mean_loss(model: torch.nn.Module, data: tuple[torch.Tensor, ...], batch_size: int) -> float:
+    """The mean loss over ``data``; with several processes each scores its share and the sums
+    are added over the ranks."""
+    model.eval()
+    rank, size = world()
+    if size > 1:
+        data = tuple(t[rank::size] for t in data)
+    device = data[0].device
+    total, n = torch.zeros((), dtype=torch.float64, device=device), len(data[0])
+    for start in range(0, n, batch_size):  # summed on the device in float64, read once
+        batch = tuple(t[start : start + batch_size] for t in data)
+        total = total + model.loss(*batch).double() * len(batch[0])
+    total = all_sum(torch.stack([total, torch.tensor(float(n), dtype=torch.float64, device=device)]))
+    return total[0].item() / total[1].item()
+
+
+class Trainable(torch.nn.Module):
+    """What the shared loop calls on a model. Every hook has a default; a model with one
+    objective overrides ``loss`` only, one with several (a GAN) ``make_optimizers`` and
+    ``train_step``, and one selected by another criterion ``validation_score``."""
+
+    trains_by_gradient: ClassVar[bool] = True  # False: the model fits in closed form (``fit``)
+    validation_metric: ClassVar[str] = "loss"  # the name ``validation_score`` is logged under
+    params: GradientParams
+
+    def loss(self, *batch: torch.Tensor) -> torch.Tensor:
+        """Mean training objective over a batch (nats per example for a generative model)."""
+        raise NotImplementedError(f"{type(self).__name__} has no loss")
+
+    def make_optimizers(self) -> list[torch.optim.Optimizer]:
+        """Default: one Adam over every parameter."""
+        return [make_adam(self.parameters(), self.params)]
+
+    def train_step(self, batch: tuple, optimizers: list) -> dict[str, torch.Tensor]:
+        """Default: one step on ``loss``; returns the (detached) losses to log."""
+        (opt,) = optimizers
+        loss = check_finite(self.objective(*batch))
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        return {"loss": loss.detach()}
+
+    def validation_score(self, val: tuple, epoch: int) -> float | None:
+        """Lower is better; None on epochs it is not measured. Default: the mean ``loss``, with the
+        same seeded draws every epoch (a stochastic loss such as a VAE's bound would otherwise add
+        its own noise to the choice of the best epoch)."""
+        device = next(self.parameters()).device
+        with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):  # the training
+            torch.manual_seed(self.params.seed)  # stream (CPU and CUDA) goes on unchanged afterwards
+            return mean_loss(self, val, 4 * self.params.batch_size)
+
+    def snapshot(self):
+        """A picture (PIL image) to log at every validation, or None (the default)."""
+        return None
+
+    def training_state(self) -> dict:
+        """What a resumed run needs besides the weights: the state of generators the model keeps
+        itself (tensors and plain types). Default: nothing."""
+        return {}
+
+    def restore_training_state(self, state: dict) -> None:
+        """Put back what ``training_state`` returned."""
+
+    def distribute(self, wrap) -> None:
+        """With several processes, wrap what trains in DistributedDataParallel (``wrap``), kept out
+        of the model's own modules so that its state_dict does not change. Default: ``loss``,
+        through a module whose forward it is; ``objective`` then calls the wrapper. A model with
+        its own ``train_step`` (the GAN) wraps its parts and calls them."""
+        self.__dict__["_ddp"] = wrap(LossOf(self))
+
+    def undistribute(self) -> None:
+        for key in [k for k in self.__dict__ if k.startswith("_ddp")]:
+            del self.__dict__[key]
+
+    def objective(self, *batch: torch.Tensor) -> torch.Tensor:
+        """``loss``, through DistributedDataParallel when training with several processes."""
+        ddp = self.__dict__.get("_ddp")
+        return self.loss(*batch) if ddp is None else ddp(*batch)
+
+    def training_batches(self, train: Tensors, val: Tensors) -> tuple[Tensors, Tensors, object]:
+        """(what the loop batches, what it validates on, a batch transform or None). Default: the
+        examples as they are. A sequence model turns one long text into windows here: the loop
+        then permutes window offsets, and the transform cuts each batch's windows afresh."""
+        return train, val, None
+
+    def begin_fit(self, train: torch.Tensor) -> None:
+        """Anything taken from the training data before the first step (a standardisation, say)."""
+
+    def finish_fit(self, train: torch.Tensor) -> dict:
+        """Anything fitted after the weights (a latent sampler, say); returns what to log."""
+        return {}
+
+
+class LossOf(torch.nn.Module):
+    """A module whose forward is ``model.loss``: what DistributedDataParallel wraps."""
+
+    def __init__(self, model: Trainable):
+        super().__init__()
+        self.model = model
+
+    def forward(self, *batch: torch.Tensor) -> torch.Tensor:
+        return self.model.loss(*batch)
 
 
 class GenerativeModel(Trainable):

@@ -22,13 +22,14 @@ from pydantic import Field
 from torch import nn
 
 from genlab.errors import GenlabError
-from genlab.metrics import fid
-from genlab import distributed, noise
-from genlab.images import image_grid
+from genlab.metrics.samples import fid
+from genlab.training import distributed
+from genlab.data import noise
+from genlab.data.images import image_grid
 from genlab.models.base import GenerativeModel
-from genlab.nets import decoder, encoder, spectral_norm
-from genlab.schema import GradientParams
-from genlab.train import check_finite, make_adam
+from genlab.nn.nets import decoder, encoder, spectral_norm
+from genlab.config.schema import GradientParams
+from genlab.nn.optim import check_finite, make_adam
 
 
 def d_loss(real_logits: torch.Tensor, fake_logits: torch.Tensor, kind: str) -> torch.Tensor:

@@ -10,7 +10,7 @@ import torch
 from pydantic import Field
 
 from genlab.models.base import GenerativeModel
-from genlab.schema import Section
+from genlab.config.schema import Section
 
 
 class Gaussian(GenerativeModel):

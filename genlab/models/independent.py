@@ -12,9 +12,9 @@ import torch
 from pydantic import Field
 
 from genlab.models.base import GenerativeModel, MusicModel, SequenceModel
-from genlab.discrete import draw, smoothed_log_probs
-from genlab.music import bernoulli_fit, bernoulli_log_prob
-from genlab.schema import Section
+from genlab.nn.discrete import draw, smoothed_log_probs
+from genlab.data.music import bernoulli_fit, bernoulli_log_prob
+from genlab.config.schema import Section
 
 
 class Independent(GenerativeModel):

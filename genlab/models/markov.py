@@ -8,7 +8,7 @@ image. Counts are smoothed additively; the likelihood is exact.
 
 Text (``MarkovText``): an order-``order`` chain over characters, P(x_t | the ``order``
 characters before it), with interpolated modified Kneser-Ney smoothing or additive
-smoothing (``genlab.ngram``). Order 1 is the article's transition matrix
+smoothing (``genlab.models._ngram``). Order 1 is the article's transition matrix
 p_ij = P(X_t+1 = j | X_t = i), drawn as ``transitions.png``; for a higher order the picture
 shows the training text's transition frequencies, which the chain refines with more history.
 
@@ -17,7 +17,7 @@ of the training pieces is a state; P(chord_t | the ``order`` chords before it in
 is the same Kneser-Ney (or additive) estimator over chord codes, each piece led by ``order``
 start symbols (so no counted n-gram spans two pieces), so transitions back off to shorter histories and finally to the chords' unigram
 distribution. A frame that is no training chord escapes to the per-key Bernoulli
-(``genlab.music.ChordEscape``, escape mass estimated from the validation pieces), so every
+(``genlab.data.music.ChordEscape``, escape mass estimated from the validation pieces), so every
 frame of 2^88 has an exact, finite probability and they sum to one.
 """
 
@@ -31,12 +31,12 @@ import torch
 from pydantic import Field
 
 from genlab.errors import GenlabError
-from genlab.images import heatmap
+from genlab.data.images import heatmap
 from genlab.models.base import GenerativeModel, MusicModel, SequenceModel
-from genlab.music import ChordEscape
-from genlab.ngram import NGram, fit_ngram
-from genlab.discrete import draw, smoothed_log_probs
-from genlab.schema import Section
+from genlab.data.music import ChordEscape
+from genlab.models._ngram import NGram, fit_ngram
+from genlab.nn.discrete import draw, smoothed_log_probs
+from genlab.config.schema import Section
 
 
 class Markov(GenerativeModel):
@@ -111,7 +111,7 @@ class Markov(GenerativeModel):
 
 
 class MarkovText(SequenceModel):
-    """Text: an order-``order`` character chain (``genlab.ngram``), exact and normalised in every context."""
+    """Text: an order-``order`` character chain (``genlab.models._ngram``), exact and normalised in every context."""
 
     trains_by_gradient = False
     Params = Markov.Params
@@ -189,7 +189,7 @@ class MarkovText(SequenceModel):
 
 
 class MarkovMusic(MusicModel):
-    """Music: an order-``order`` chain over chords (``genlab.ngram`` over chord codes, a start symbol
+    """Music: an order-``order`` chain over chords (``genlab.models._ngram`` over chord codes, a start symbol
     before every piece), escaping to the per-key Bernoulli for frames that are no training chord."""
 
     trains_by_gradient = False

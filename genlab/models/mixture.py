@@ -13,8 +13,8 @@ import torch
 from pydantic import Field
 
 from genlab.models.base import GenerativeModel
-from genlab.discrete import draw, smoothed_log_probs
-from genlab.schema import Section
+from genlab.nn.discrete import draw, smoothed_log_probs
+from genlab.config.schema import Section
 
 
 class Mixture(GenerativeModel):

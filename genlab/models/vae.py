@@ -2,7 +2,7 @@
 
 Encoder q(z|x) = N(mu(x), diag sigma^2(x)); prior p(z) = N(0, I), or (``prior: mog``) a
 mixture of diagonal Gaussians learnt with the rest (Tomczak and Welling 2018); decoder p(x|z):
-an observation model from ``genlab.observations``, chosen once from the data: a Bernoulli per
+an observation model from ``genlab.nn.observations``, chosen once from the data: a Bernoulli per
 binary pixel, a categorical per pixel of a few levels, a discretised logistic mixture per
 pixel of many levels (so every bound is in nats on the same discrete scale as the exact
 baselines), or a Gaussian per continuous value. Training maximises the ELBO
@@ -22,11 +22,11 @@ import numpy as np
 import torch
 from pydantic import Field, field_validator
 
-from genlab import observations
+from genlab.nn import observations
 from genlab.errors import GenlabError
 from genlab.models.base import GenerativeModel, nll_summary
-from genlab.nets import decoder, encoder
-from genlab.schema import GradientParams
+from genlab.nn.nets import decoder, encoder
+from genlab.config.schema import GradientParams
 
 LOG_2PI = math.log(2 * math.pi)
 

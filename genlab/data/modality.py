@@ -1,7 +1,7 @@
 """Kinds of data (modalities) and what applies to each.
 
 A modality says which metrics apply to its data; which models apply is each model's own
-declaration (``GenerativeModel.modalities``), read through ``genlab.registry.models_for``.
+declaration (``GenerativeModel.modalities``), read through ``genlab.models.registry.models_for``.
 """
 
 from __future__ import annotations

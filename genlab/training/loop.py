@@ -1,7 +1,7 @@
 """The one training loop for every model that trains by gradient steps.
 
 The model supplies ``loss`` (mean per example, nats), or its own optimizers and step
-through the ``Trainable`` hooks below; the loop does the rest:
+through the ``Trainable`` hooks (``genlab.models.base``); the loop does the rest:
 seeded in-memory batching of uint8 tensors, Adam, the validation loss every
 epoch, early stopping with patience, the best weights kept, curves logged to
 DVCLive, a progress bar, and a clean stop if the loss stops being finite.
@@ -13,14 +13,15 @@ import contextlib
 import copy
 import math
 from dataclasses import dataclass
-from typing import ClassVar
 
 import torch
 from tqdm import tqdm
 
-from genlab import distributed, noise
+from genlab.training import distributed
+from genlab.data import noise
 from genlab.errors import GenlabError
-from genlab.schema import GradientParams
+from genlab.models.base import Tensors, Trainable, _as_tuple, mean_loss  # noqa: F401 (mean_loss: part of the loop's interface)
+from genlab.nn.optim import NonFinite, check_finite, make_adam  # noqa: F401 (re-exported for scripts)
 
 
 class Diverged(GenlabError):
@@ -32,144 +33,6 @@ class FitResult:
     best_epoch: int
     best_val_loss: float
     epochs_run: int
-
-
-Tensors = torch.Tensor | tuple[torch.Tensor, ...]
-
-
-def _as_tuple(data: Tensors, device) -> tuple[torch.Tensor, ...]:
-    return tuple(t.to(device) for t in (data if isinstance(data, tuple) else (data,)))
-
-
-@torch.no_grad()
-def mean_loss(model: torch.nn.Module, data: tuple[torch.Tensor, ...], batch_size: int) -> float:
-    """The mean loss over ``data``; with several processes each scores its share and the sums
-    are added over the ranks."""
-    model.eval()
-    rank, size = distributed.world()
-    if size > 1:
-        data = tuple(t[rank::size] for t in data)
-    device = data[0].device
-    total, n = torch.zeros((), dtype=torch.float64, device=device), len(data[0])
-    for start in range(0, n, batch_size):  # summed on the device in float64, read once
-        batch = tuple(t[start : start + batch_size] for t in data)
-        total = total + model.loss(*batch).double() * len(batch[0])
-    total = distributed.all_sum(torch.stack([total, torch.tensor(float(n), dtype=torch.float64, device=device)]))
-    return total[0].item() / total[1].item()
-
-
-class NonFinite(Exception):
-    """Raised by a training step whose loss is NaN or infinite, before any weight moves."""
-
-
-def check_finite(loss: torch.Tensor, name: str = "loss") -> torch.Tensor:
-    """Stop before the step on the CPU, where the check is free. On a GPU the check would wait
-    for the device every step, and with several processes one rank stopping alone would leave
-    the others waiting: there the loop checks the epoch's summed losses instead (a NaN or
-    infinity carries into the sum; every rank sees the same sum) and stops at the epoch's end,
-    saving nothing either way."""
-    if loss.device.type == "cpu" and distributed.world()[1] == 1 and not torch.isfinite(loss):
-        raise NonFinite(f"the {name} became {loss.item()}")
-    return loss
-
-
-def make_adam(params, p, betas=(0.9, 0.999), decoupled: bool = False) -> torch.optim.Adam:
-    """Adam with the section's lr and weight decay (``decoupled``: AdamW's); the fused kernel
-    (one pass over all parameters, CPU and CUDA) where this PyTorch has it. ``params`` may be
-    parameter groups, each with its own weight decay."""
-    params, cls = list(params), torch.optim.AdamW if decoupled else torch.optim.Adam
-    try:
-        return cls(params, lr=p.lr, betas=betas, weight_decay=p.weight_decay, fused=True)
-    except (RuntimeError, TypeError):
-        return cls(params, lr=p.lr, betas=betas, weight_decay=p.weight_decay)
-
-
-class Trainable(torch.nn.Module):
-    """What the shared loop calls on a model. Every hook has a default; a model with one
-    objective overrides ``loss`` only, one with several (a GAN) ``make_optimizers`` and
-    ``train_step``, and one selected by another criterion ``validation_score``."""
-
-    trains_by_gradient: ClassVar[bool] = True  # False: the model fits in closed form (``fit``)
-    validation_metric: ClassVar[str] = "loss"  # the name ``validation_score`` is logged under
-    params: GradientParams
-
-    def loss(self, *batch: torch.Tensor) -> torch.Tensor:
-        """Mean training objective over a batch (nats per example for a generative model)."""
-        raise NotImplementedError(f"{type(self).__name__} has no loss")
-
-    def make_optimizers(self) -> list[torch.optim.Optimizer]:
-        """Default: one Adam over every parameter."""
-        return [make_adam(self.parameters(), self.params)]
-
-    def train_step(self, batch: tuple, optimizers: list) -> dict[str, torch.Tensor]:
-        """Default: one step on ``loss``; returns the (detached) losses to log."""
-        (opt,) = optimizers
-        loss = check_finite(self.objective(*batch))
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-        return {"loss": loss.detach()}
-
-    def validation_score(self, val: tuple, epoch: int) -> float | None:
-        """Lower is better; None on epochs it is not measured. Default: the mean ``loss``, with the
-        same seeded draws every epoch (a stochastic loss such as a VAE's bound would otherwise add
-        its own noise to the choice of the best epoch)."""
-        device = next(self.parameters()).device
-        with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):  # the training
-            torch.manual_seed(self.params.seed)  # stream (CPU and CUDA) goes on unchanged afterwards
-            return mean_loss(self, val, 4 * self.params.batch_size)
-
-    def snapshot(self):
-        """A picture (PIL image) to log at every validation, or None (the default)."""
-        return None
-
-    def training_state(self) -> dict:
-        """What a resumed run needs besides the weights: the state of generators the model keeps
-        itself (tensors and plain types). Default: nothing."""
-        return {}
-
-    def restore_training_state(self, state: dict) -> None:
-        """Put back what ``training_state`` returned."""
-
-    def distribute(self, wrap) -> None:
-        """With several processes, wrap what trains in DistributedDataParallel (``wrap``), kept out
-        of the model's own modules so that its state_dict does not change. Default: ``loss``,
-        through a module whose forward it is; ``objective`` then calls the wrapper. A model with
-        its own ``train_step`` (the GAN) wraps its parts and calls them."""
-        self.__dict__["_ddp"] = wrap(LossOf(self))
-
-    def undistribute(self) -> None:
-        for key in [k for k in self.__dict__ if k.startswith("_ddp")]:
-            del self.__dict__[key]
-
-    def objective(self, *batch: torch.Tensor) -> torch.Tensor:
-        """``loss``, through DistributedDataParallel when training with several processes."""
-        ddp = self.__dict__.get("_ddp")
-        return self.loss(*batch) if ddp is None else ddp(*batch)
-
-    def training_batches(self, train: Tensors, val: Tensors) -> tuple[Tensors, Tensors, object]:
-        """(what the loop batches, what it validates on, a batch transform or None). Default: the
-        examples as they are. A sequence model turns one long text into windows here: the loop
-        then permutes window offsets, and the transform cuts each batch's windows afresh."""
-        return train, val, None
-
-    def begin_fit(self, train: torch.Tensor) -> None:
-        """Anything taken from the training data before the first step (a standardisation, say)."""
-
-    def finish_fit(self, train: torch.Tensor) -> dict:
-        """Anything fitted after the weights (a latent sampler, say); returns what to log."""
-        return {}
-
-
-class LossOf(torch.nn.Module):
-    """A module whose forward is ``model.loss``: what DistributedDataParallel wraps."""
-
-    def __init__(self, model: Trainable):
-        super().__init__()
-        self.model = model
-
-    def forward(self, *batch: torch.Tensor) -> torch.Tensor:
-        return self.model.loss(*batch)
 
 
 def default_step(model: Trainable, batch: tuple, optimizers: list) -> dict[str, torch.Tensor]:
@@ -210,7 +73,7 @@ def dequantiser(columns: list[int]):
 
 def fresh_training_data(data) -> tuple | None:
     """(training tensor, batch transform) where every epoch sees fresh noise (dynamic binarisation,
-    dequantisation), else None; ``data`` is a ``genlab.data.Prepared``."""
+    dequantisation), else None; ``data`` is a ``genlab.data.prepare.Prepared``."""
     if data.meta.get("binarize") == "dynamic":
         return data.train.x_grey, dynamic_binariser(data.meta["grey_levels"])
     if data.meta.get("dequantized_columns"):
@@ -228,7 +91,7 @@ def fit_gradient(
     into batches together; ``model.params`` holds the ``GradientParams``; the loop calls
     the ``Trainable`` hooks (``make_optimizers``, ``train_step``, ``validation_score``,
     ``snapshot``). ``transform(batch, generator)``, if given, remakes every training batch
-    (dynamic binarisation, dequantisation). ``checkpoint`` (a ``genlab.resume.Checkpointer``)
+    (dynamic binarisation, dequantisation). ``checkpoint`` (a ``genlab.training.resume.Checkpointer``)
     saves a resumable state at epoch boundaries; ``resume``, such a state, continues a killed
     run from the epoch after the one it saved, exactly as if it had never stopped.
     """
@@ -311,7 +174,7 @@ def fit_gradient(
 
 def _state(epoch, model, optimizers, schedules, gen, noise_gen, best_loss, best_epoch, best_state, live) -> dict:
     """What a resumed run needs to go on exactly as this one would (``_restore`` reads it back)."""
-    from genlab.resume import read_folder
+    from genlab.training.resume import read_folder
 
     return {
         "epoch": epoch,
@@ -356,7 +219,7 @@ def open_live(live_dir, resume: dict | None = None):
     from dvclive import Live
 
     if resume is not None:
-        from genlab.resume import write_folder
+        from genlab.training.resume import write_folder
 
         write_folder(live_dir, resume["live"])
     # dvcyaml=None: DVCLive must not edit dvc.yaml; save_dvc_exp=False: DVC runs the experiment.
@@ -379,7 +242,7 @@ def train_model(
     ``fresh`` = (training tensor, batch transform), from ``fresh_training_data``: the
     gradient loop then trains on fresh binarisations or dequantisations every epoch, while
     closed-form fits and ``finish_fit`` use ``train``, the one seeded draw. ``checkpoint`` (a
-    ``genlab.resume.Checkpointer``): resume from its saved state if it has one, save one as
+    ``genlab.training.resume.Checkpointer``): resume from its saved state if it has one, save one as
     training goes.
     """
     if not model.trains_by_gradient:

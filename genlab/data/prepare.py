@@ -1,7 +1,7 @@
-"""Data sets: the seeded stratified split, binarisation (``genlab.noise``), and the prepared arrays.
+"""Data sets: the seeded stratified split, binarisation (``genlab.data.noise``), and the prepared arrays.
 
-Text has its own reader and contiguous split (``genlab.text``): one 1-D array of codes per split;
-music its readers and split by piece (``genlab.music``): the frames of every piece, their lengths and chords.
+Text has its own reader and contiguous split (``genlab.data.text``): one 1-D array of codes per split;
+music its readers and split by piece (``genlab.data.music``): the frames of every piece, their lengths and chords.
 
 Prepared data is one folder with ``train.npz``, ``val.npz`` and ``test.npz`` (``x``: uint8
 images (N, C, H, W) or float64 values (N, F); ``y``: int64 labels when there are labels;
@@ -21,10 +21,10 @@ import numpy as np
 import torch
 from sklearn.model_selection import train_test_split
 
-from genlab import music, noise, sources, text
+from genlab.data import music, noise, sources, text
 from genlab.errors import GenlabError
 from genlab.io import atomic_dir, write_json, write_npz
-from genlab.params import DataParams
+from genlab.config.params import DataParams
 
 SPLITS = ("train", "val", "test")
 
@@ -56,9 +56,9 @@ def split_indices(n: int, y: np.ndarray | None, params: DataParams) -> dict[str,
 
 def prepare(params: DataParams, out_dir: str | Path) -> dict:
     """Load the source, split it, binarise if asked, and write the prepared folder; return its metadata."""
-    if params.source == "text":  # one long sequence: a contiguous split (genlab.text)
+    if params.source == "text":  # one long sequence: a contiguous split (genlab.data.text)
         return text.prepare_text(params, out_dir)
-    if params.source in ("pianoroll", "midi"):  # pieces of frames (genlab.music)
+    if params.source in ("pianoroll", "midi"):  # pieces of frames (genlab.data.music)
         return music.prepare_music(params, out_dir)
     raw = sources.load(params)
     if raw.continuous and params.binarize != "none":

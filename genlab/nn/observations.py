@@ -15,7 +15,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from genlab.kernels import BernoulliLogLik
+from genlab.nn.kernels import BernoulliLogLik
 
 LOG_2PI = math.log(2 * math.pi)
 

@@ -1,4 +1,4 @@
-"""Base classes of the params schema, shared by ``genlab.params`` and the models' own sections.
+"""Base classes of the params schema, shared by ``genlab.config.params`` and the models' own sections.
 
 Every section takes finite numbers only (NaN and infinities are refused), a number never as
 ``true``/``false``, and no integer beyond a C int (``MAX_INT``), so no value overflows torch,

@@ -1,8 +1,8 @@
 """Documentation generated from the params schema, so that defaults are stated once.
 
-``python -m genlab.docs params`` prints ``params.yaml`` (every key of every section, its
-default and its description as a comment); ``python -m genlab.docs table`` prints the
-README's params table and ``python -m genlab.docs metrics`` its metrics table. ``tests/test_docs.py`` checks that the committed files hold exactly
+``python -m genlab.config.docs params`` prints ``params.yaml`` (every key of every section, its
+default and its description as a comment); ``python -m genlab.config.docs table`` prints the
+README's params table and ``python -m genlab.config.docs metrics`` its metrics table. ``tests/test_docs.py`` checks that the committed files hold exactly
 what these print.
 """
 
@@ -16,11 +16,11 @@ import numpy as np
 import yaml
 from pydantic import BaseModel
 
-from genlab import registry
-from genlab.params import DEFAULT_MODELS, CoreParams, schema
+from genlab.models import registry
+from genlab.config.params import DEFAULT_MODELS, CoreParams, schema
 
 HEADER = """\
-# genlab pipeline params, generated from the schema by `python -m genlab.docs params`
+# genlab pipeline params, generated from the schema by `python -m genlab.config.docs params`
 # (change values with `dvc exp run -S key=value`; tests/test_docs.py checks that the committed
 # file is exactly the generated one, so the defaults are stated once, in the schema).
 # Each section is read by the stages named beside it, and each stage depends on its whole

@@ -1,6 +1,6 @@
 """Resumable training: a killed run of a stage picks up from its last saved epoch.
 
-The training loop (``genlab.train``) saves everything the rest of the run depends on at an
+The training loop (``genlab.training.loop``) saves everything the rest of the run depends on at an
 epoch boundary, at most every ``checkpoint_every`` seconds: the weights, every optimiser's and
 schedule's state, the best weights so far, the epoch, every random generator's state and the
 DVCLive files logged so far. The state lives beside the stage's output folder, not in it
@@ -24,7 +24,7 @@ from typing import Callable, Iterable
 from genlab.errors import GenlabError
 from genlab.io import atomic_file, load_checkpoint, save_checkpoint
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def state_path(out_dir: str | Path) -> Path:
@@ -129,7 +129,7 @@ def for_stage(out_dir: str | Path, settings: dict, data: Iterable[str | Path], e
     """The checkpointer of the stage writing ``out_dir``, keyed by ``settings`` (its name, params,
     device, ...), the ``data`` files and the code; None when saving is off (``every`` None) or
     the run has several processes (each would need its own state: not supported)."""
-    from genlab import distributed
+    from genlab.training import distributed
 
     if every is None or distributed.world()[1] > 1:
         return None

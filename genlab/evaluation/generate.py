@@ -8,12 +8,12 @@ from pathlib import Path
 
 import torch
 
-from genlab.images import image_grid
+from genlab.data.images import image_grid
 from genlab.io import atomic_file, write_npz
-from genlab.metrics import histogram
-from genlab import midi
+from genlab.metrics.samples import histogram
+from genlab.data import midi
 from genlab.models.base import GenerativeModel, MusicModel, SequenceModel
-from genlab.text import Vocab
+from genlab.data.text import Vocab
 
 
 def save_grid(images: torch.Tensor, n_levels: int, path: str | Path, nrow: int) -> None:

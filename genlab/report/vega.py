@@ -7,7 +7,7 @@ module writes from the bundle that vl-convert-python ships (the same libraries, 
 generated, so it is git-ignored: a configured template that is missing makes
 ``dvc plots show`` fail, which is why the Makefile, not git, provides it.
 
-    python -m genlab.vega .dvc/plots_template.html
+    python -m genlab.report.vega .dvc/plots_template.html
 """
 
 from __future__ import annotations

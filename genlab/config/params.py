@@ -3,12 +3,12 @@
 A stage loads the file once through :func:`load_params`, validating the shared sections
 (``device``, ``models``, ``data``, ``classifier``, ``generate``, ``evaluate``) and the
 sections of the models it reads: a model's section is its own ``Params`` class, found
-through ``genlab.registry``, so loading params imports only those models' code. Values
+through ``genlab.models.registry``, so loading params imports only those models' code. Values
 that ``dvc exp run -S key=value`` writes (``1e-05`` as a string, ``16`` as an int for a
 float, ...) are coerced to the intended type; anything that cannot be, a value out of
 range, an unknown key or an unknown section raises :class:`ParamsError` with one line
 that names the key and the problem. Every field has a description: the README's params
-table is generated from them (``python -m genlab.docs``).
+table is generated from them (``python -m genlab.config.docs``).
 """
 
 from __future__ import annotations
@@ -20,9 +20,9 @@ from typing import Iterable, Literal, Optional, Union
 import yaml
 from pydantic import Field, ValidationError, create_model, field_validator
 
-from genlab import registry
+from genlab.models import registry
 from genlab.errors import GenlabError
-from genlab.schema import GradientParams, Section
+from genlab.config.schema import GradientParams, Section
 
 PARAMS_FILE = "params.yaml"
 MAX_IMAGE_SIZE = 4096  # `data.image_size`: a generous limit on the resized images' sides
@@ -229,13 +229,3 @@ def load_params(path: str | Path = PARAMS_FILE, models: Iterable[str] | str = ()
         first = str(exc).splitlines()[0]
         raise ParamsError(f"{path}: not valid YAML ({first})") from None
     return parse_params(raw, str(path), models)
-
-
-def resolve_device(name: str) -> str:
-    import torch
-
-    if name == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    if name == "cuda" and not torch.cuda.is_available():
-        raise ParamsError("device: 'cuda' was asked for but no CUDA device is available")
-    return name

@@ -6,15 +6,15 @@ from pathlib import Path
 
 import torch
 
-from genlab import metrics as M
-from genlab.classifier import Classifier
-from genlab.data import Prepared, read_tensors
+from genlab.metrics import samples as M
+from genlab.evaluation.classifier import Classifier
+from genlab.data.prepare import Prepared, read_tensors
 from genlab.errors import GenlabError
 from genlab.models.base import GenerativeModel, MusicModel, SequenceModel, music_summary, sequence_summary
-from genlab.music import pieces_of
-from genlab.musicmetrics import music_sample_metrics
-from genlab.text import Vocab
-from genlab.textmetrics import text_sample_metrics
+from genlab.data.music import pieces_of
+from genlab.metrics.music import music_sample_metrics
+from genlab.data.text import Vocab
+from genlab.metrics.text import text_sample_metrics
 
 
 def n_scored(params, data: Prepared) -> int:
@@ -178,7 +178,7 @@ def compared_frames(data: Prepared, length: int) -> int:
 
 
 def music_metrics(pieces, data: Prepared, length: int) -> dict:
-    """The sample metrics of music (``genlab.musicmetrics``) of ``pieces`` against the test pieces
+    """The sample metrics of music (``genlab.metrics.music``) of ``pieces`` against the test pieces
     and, for copying, the training pieces."""
     test = pieces_of(data.test.x.numpy(), data.test.lengths.numpy())
     train = pieces_of(data.train.x.numpy(), data.train.lengths.numpy())

@@ -20,15 +20,15 @@ from genlab.errors import GenlabError
 from genlab.io import building_from, load_checkpoint, save_checkpoint
 
 PACKAGE = "genlab.models"
-FOLDER = Path(__file__).parent / "models"
-NOT_MODELS = {"base"}  # modules of genlab/models that are not models
+FOLDER = Path(__file__).parent
+NOT_MODELS = {"base", "registry"}  # modules of genlab/models that are not models (nor are private ones, "_name")
 RESERVED = {"real", "classifier", "summary"}  # names the pipeline uses for other rows and stages
 CHECKPOINT = "model.pt"
 
 
 def names() -> list[str]:
     """Every model's name: the modules in genlab/models, without importing them."""
-    found = {m.name for m in pkgutil.iter_modules([str(FOLDER)])}
+    found = {m.name for m in pkgutil.iter_modules([str(FOLDER)]) if not m.name.startswith("_")}
     return sorted(found - NOT_MODELS - RESERVED)
 
 
@@ -48,7 +48,7 @@ def implementations(name: str) -> dict[str, type]:
 
 
 def params_class(name: str):
-    """The model's params section (a ``genlab.schema.Section``)."""
+    """The model's params section (a ``genlab.config.schema.Section``)."""
     return next(iter(implementations(name).values())).Params
 
 

@@ -8,7 +8,7 @@ pitch 21 + k), one row per time step (frame), 1 where a key sounds. Two sources:
   the format of the JSB Chorales benchmark (Boulanger-Lewandowski et al. 2012). Its own
   split is kept. JSON, never a pickle: a file from elsewhere must not be able to run code.
 - ``midi``: a folder of ``.mid``/``.midi`` files (sub-folders included, sorted), each file one
-  piece (``genlab.midi.read_midi``: non-drum instruments merged, ``data.steps_per_beat``
+  piece (``genlab.data.midi.read_midi``: non-drum instruments merged, ``data.steps_per_beat``
   frames per quarter note), split by file: seeded, ``data.val_fraction`` and
   ``data.test_fraction`` of the files.
 
@@ -32,10 +32,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-import genlab.midi
-from genlab.discrete import draw
+import genlab.data.midi
+from genlab.nn.discrete import draw
 from genlab.io import atomic_dir, write_json, write_npz
-from genlab.midi import KEYS, LOWEST, MusicError, read_midi
+from genlab.data.midi import KEYS, LOWEST, MusicError, read_midi
 
 SPLITS = ("train", "val", "test")
 JSON_SPLITS = {"train": ("train",), "val": ("valid", "val"), "test": ("test",)}
@@ -49,8 +49,8 @@ def _roll_of_frames(frames, where: str, out_of_range: str) -> tuple[np.ndarray, 
         raise MusicError(f"{where}: a piece must be a list of frames (got {type(frames).__name__})")
     if not frames:
         raise MusicError(f"{where}: a piece with no frames")
-    if len(frames) > genlab.midi.MAX_FRAMES:  # as many as a MIDI file may give
-        raise MusicError(f"{where}: {len(frames):,} frames, past the {genlab.midi.MAX_FRAMES:,} genlab reads of one piece")
+    if len(frames) > genlab.data.midi.MAX_FRAMES:  # as many as a MIDI file may give
+        raise MusicError(f"{where}: {len(frames):,} frames, past the {genlab.data.midi.MAX_FRAMES:,} genlab reads of one piece")
     roll = np.zeros((len(frames), KEYS), dtype=np.uint8)
     dropped = 0
     for t, frame in enumerate(frames):

@@ -17,8 +17,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from genlab.io import building_from, load_checkpoint, save_checkpoint
-from genlab.params import ClassifierParams
-from genlab.train import Trainable
+from genlab.config.params import ClassifierParams
+from genlab.models.base import Trainable
 
 
 class Classifier(Trainable):

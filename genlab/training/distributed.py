@@ -18,20 +18,12 @@ import os
 import torch
 
 from genlab.errors import GenlabError
+from genlab.runtime import all_sum, world  # noqa: F401 (part of this module's interface)
 
 
 def in_worker() -> bool:
     """Whether this process is one of torchrun's workers."""
     return "LOCAL_RANK" in os.environ and "WORLD_SIZE" in os.environ
-
-
-def world() -> tuple[int, int]:
-    """(rank, world size): (0, 1) outside a process group."""
-    import torch.distributed as dist
-
-    if dist.is_available() and dist.is_initialized():
-        return dist.get_rank(), dist.get_world_size()
-    return 0, 1
 
 
 def is_main() -> bool:
@@ -122,14 +114,3 @@ def shard(order: torch.Tensor) -> torch.Tensor:
         return order
     per = len(order) // size
     return order[rank * per : (rank + 1) * per]
-
-
-def all_sum(t: torch.Tensor) -> torch.Tensor:
-    """The sum over ranks (``t`` itself in one process)."""
-    if world()[1] == 1:
-        return t
-    import torch.distributed as dist
-
-    t = t.clone()
-    dist.all_reduce(t)
-    return t
