@@ -1,12 +1,12 @@
-"""Defaults are stated once, in the schema: params.yaml and the README's params table are
-generated from it (python -m genlab.config.docs) and must hold exactly what it prints."""
+"""Defaults are stated once, in the schema: params.yaml, docs/params.md and docs/metrics.md are
+generated from it (python -m genlab.config.docs) and must be exactly what it prints."""
 
 import yaml
+from helpers import ROOT
 
-from conftest import ROOT
 from genlab.config import docs
-from genlab.models import registry
 from genlab.config.params import CoreParams, parse_params, schema
+from genlab.models import registry
 
 
 def flat_keys(d: dict, prefix: str = "") -> set[str]:
@@ -27,8 +27,10 @@ def test_params_yaml_holds_every_key_of_every_section_with_its_default():
     assert parse_params(raw, models="all").model_dump() == defaults
 
 
-def test_readme_params_table_is_what_the_schema_generates():
-    assert docs.params_table() in (ROOT / "README.md").read_text(), "run: python -m genlab.config.docs table"
+def test_params_page_is_what_the_schema_generates():
+    page = (ROOT / "docs" / "params.md").read_text()
+    assert page == docs.params_doc(), "run: python -m genlab.config.docs params-doc > docs/params.md"
+    assert docs.params_table() in page
 
 
 def test_every_field_is_described():
@@ -45,11 +47,13 @@ def test_generated_values_read_back_as_the_same_types():
     assert docs._value(0.0) == "0.0" and docs._value([256, 256]) == "[256, 256]" and docs._value(None) == "null"
 
 
-def test_readme_metrics_table_is_generated_and_covers_every_committed_metric():
+def test_metrics_page_is_generated_and_covers_every_committed_metric():
     import json
     import re
 
-    assert docs.metrics_table() in (ROOT / "README.md").read_text(), "run: python -m genlab.config.docs metrics"
+    page = (ROOT / "docs" / "metrics.md").read_text()
+    assert page == docs.metrics_doc(), "run: python -m genlab.config.docs metrics-doc > docs/metrics.md"
+    assert docs.metrics_table() in page
     patterns = [re.compile("^" + re.escape(k).replace(re.escape("<sampler>"), r"\w+") + "$") for k in docs.METRICS]
     for path in [*(ROOT / "metrics" / "models").glob("*.json"), ROOT / "metrics" / "real.json"]:
         for key in json.loads(path.read_text()):

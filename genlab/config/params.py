@@ -7,7 +7,7 @@ through ``genlab.models.registry``, so loading params imports only those models'
 that ``dvc exp run -S key=value`` writes (``1e-05`` as a string, ``16`` as an int for a
 float, ...) are coerced to the intended type; anything that cannot be, a value out of
 range, an unknown key or an unknown section raises :class:`ParamsError` with one line
-that names the key and the problem. Every field has a description: the README's params
+that names the key and the problem. Every field has a description: docs/params.md's
 table is generated from them (``python -m genlab.config.docs``).
 """
 

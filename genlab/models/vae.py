@@ -41,7 +41,7 @@ class VAE(GenerativeModel):
     samplers = ("prior", "gmm")
 
     class Params(GradientParams):
-        # Defaults chosen on the validation split's IWAE bound (see README).
+        # Defaults chosen on the validation split's IWAE bound (see docs/models.md).
         lr: float = Field(3e-4, gt=0, description="Adam learning rate")
         arch: Literal["mlp", "conv"] = Field("mlp", description="`mlp` or `conv` encoder and decoder (conv: images only)")
         conv_width: int = Field(32, ge=1, le=GradientParams.MAX_CONV_WIDTH, description="channels of the first conv layer (`arch: conv`)")
