@@ -13,11 +13,14 @@ import sys
 import numpy as np
 import pytest
 import yaml
+from helpers import ROOT
 from scipy.io import wavfile
 
-from conftest import ROOT
-from genlab.report import prcomment, build as report, vega
-from genlab.report.build import MARKER, MD_LIMIT, MetricRow, Picture, Report
+from genlab.report import collect, compare, markdown, prcomment, vega
+from genlab.report.collect import Picture, Report
+from genlab.report.compare import MetricRow
+from genlab.report.markdown import MARKER, MD_LIMIT
+from genlab.report.page import STYLE, render_html
 
 
 @pytest.mark.parametrize("value, shown", [
@@ -25,12 +28,12 @@ from genlab.report.build import MARKER, MD_LIMIT, MetricRow, Picture, Report
     (0.0, "0.00"), (-0.00006, "-6.000e-05"), (10, "10"), (None, "—"), (float("nan"), "nan"),
 ])
 def test_values_have_two_decimals_at_least(value, shown):
-    assert report.fmt(value) == shown
+    assert compare.fmt(value) == shown
 
 
 def test_changes_are_signed():
-    assert report.fmt(-0.5, signed=True) == "-0.5000"
-    assert report.fmt(3, signed=True) == "+3"
+    assert compare.fmt(-0.5, signed=True) == "-0.5000"
+    assert compare.fmt(3, signed=True) == "+3"
 
 
 @pytest.mark.parametrize("key, way", [
@@ -38,7 +41,7 @@ def test_changes_are_signed():
     ("coverage", 1), ("precision", 1), ("test_accuracy", 1), ("n_test", 0), ("nn_distance_ratio", 0),
 ])
 def test_direction_of_each_metric(key, way):
-    assert report.better(key) == way
+    assert compare.better(key) == way
 
 
 def test_a_change_is_marked_better_or_worse_by_the_metric():
@@ -60,32 +63,32 @@ def test_metric_rows_follow_the_models_and_the_files_order():
         "metrics/models/gan.json": {"kid": {"old": 1, "new": 2}, "fid": {"old": 3, "new": 2}},
         "metrics/models/vae.json": {"nll": {"old": 90, "new": 89}},
     }
-    rows = report.metric_rows(diff, ["vae", "gan", "real"], {"metrics/models/gan.json": ["fid", "kid"]})
+    rows = compare.metric_rows(diff, ["vae", "gan", "real"], {"metrics/models/gan.json": ["fid", "kid"]})
     assert [(r.model, r.key) for r in rows] == [("vae", "nll"), ("gan", "fid"), ("gan", "kid"), ("real", "fid")]
 
 
 def test_pick_spreads_from_first_to_last():
-    assert report.pick(list(range(10)), 4) == [0, 3, 6, 9]
-    assert report.pick([1, 2], 4) == [1, 2]
+    assert collect.pick(list(range(10)), 4) == [0, 3, 6, 9]
+    assert collect.pick([1, 2], 4) == [1, 2]
 
 
 def test_dvclive_tsv_is_read():
-    name, points = report.read_tsv(b"step\tfid\n4\t231.5\n9\t222.25\n")
+    name, points = collect.read_tsv(b"step\tfid\n4\t231.5\n9\t222.25\n")
     assert name == "fid" and points == [(4.0, 231.5), (9.0, 222.25)]
 
 
 def test_audio_is_cut_and_made_16_bit():
     buf = io.BytesIO()
     wavfile.write(buf, 1000, np.linspace(-1, 1, 30_000, dtype=np.float32))
-    rate, audio = wavfile.read(io.BytesIO(report.short_wav(buf.getvalue(), seconds=15)))
+    rate, audio = wavfile.read(io.BytesIO(collect.short_wav(buf.getvalue(), seconds=15)))
     assert rate == 1000 and audio.dtype == np.int16 and len(audio) == 15_000
-    assert report.short_wav(b"not a wav") is None
+    assert collect.short_wav(b"not a wav") is None
 
 
 def tiny_report(n_metrics: int = 3, text: str | None = None) -> Report:
     png = base64.b64decode("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAAAAAA6fptVAAAACklEQVR4nGNgAAAAAgABSK+kcQAAAABJRU5ErkJggg==")
     metrics = [MetricRow("vae", "nll", 90.0, 89.5)] + [MetricRow("gan", f"fid_{i}", 3.0, 3.0) for i in range(n_metrics - 1)]
-    sample = report.ModelSamples(
+    sample = collect.ModelSamples(
         "vae", {"workspace": Picture("s.png", png, "image/png", "vae"), "main (abc)": None},
         {"workspace": text, "main (abc)": None}, {"workspace": None, "main (abc)": None}, [],
     )
@@ -97,7 +100,7 @@ def tiny_report(n_metrics: int = 3, text: str | None = None) -> Report:
 
 
 def test_markdown_has_the_change_rows_and_the_marker():
-    md = report.render_md(tiny_report(text="First Citizen:"), artifact="https://example.invalid/run/1")
+    md = markdown.render_md(tiny_report(text="First Citizen:"), artifact="https://example.invalid/run/1")
     assert md.startswith(MARKER + "\n")
     assert "| vae | `nll` | 90.00 | 89.50 | -0.5000 (-0.6%) | ✅ better |" in md
     assert "| `vae.lr` | 0.0003 | 0.001 |" in md
@@ -107,17 +110,17 @@ def test_markdown_has_the_change_rows_and_the_marker():
 
 def test_markdown_keeps_within_githubs_limit():
     big = tiny_report(n_metrics=3000)
-    full = report.render_md(big, limit=10**9)
+    full = markdown.render_md(big, limit=10**9)
     assert len(full) > MD_LIMIT
-    md = report.render_md(big)
+    md = markdown.render_md(big)
     assert len(md) <= MD_LIMIT and md.startswith(MARKER)
     assert "| vae | `nll` |" in md and "left out" in md
     big.metrics = [MetricRow("gan", f"fid_{i}", 3.0, 4.0) for i in range(3000)]  # all changed: rows cut
-    md = report.render_md(big)
+    md = markdown.render_md(big)
     assert len(md) <= MD_LIMIT and md.rstrip().endswith("artifact.")
     assert "|\n\n… cut at GitHub's" in md  # a paragraph after the table, not one more row of it
     for limit in (0, 30, 200, 1000):
-        assert len(report.render_md(big, limit=limit)) <= limit
+        assert len(markdown.render_md(big, limit=limit)) <= limit
 
 
 def test_nan_metrics_have_no_direction():
@@ -134,28 +137,29 @@ def test_empty_or_diverged_curves_draw_nothing(tmp_path):
     (live / "val").mkdir()
     (live / "train/loss.tsv").write_text("")
     (live / "val/loss.tsv").write_text("step\tloss\n0\tnan\n1\tnan\n")
-    assert report.curves(report.workspace(tmp_path), "vae") == {}
+    assert collect.curves(collect.workspace(tmp_path), "vae") == {}
 
 
 def test_markdown_text_and_cells_cannot_break_out():
-    md = report.render_md(tiny_report(text="~~~\n<script>x</script> | a"))
+    md = markdown.render_md(tiny_report(text="~~~\n<script>x</script> | a"))
     block = md[md.index("~~~~text"):]
     assert block.startswith("~~~~text\n~~~\n<script>") and "\n~~~~\n" in block  # a longer fence
-    assert report.md_cell("<unk> | x") == "&lt;unk&gt; \\| x"
+    assert markdown.md_cell("<unk> | x") == "&lt;unk&gt; \\| x"
 
 
 def test_first_lines_stop_at_the_next_sample():
     data = b"=== sample 1 of 2 ===\nab\n\n=== sample 2 of 2 ===\ncd\n"
-    assert report.first_lines(data) == "ab"
+    assert collect.first_lines(data) == "ab"
 
 
 def test_page_is_self_contained_under_a_strict_policy():
-    page = report.render_html(tiny_report())
+    page = render_html(tiny_report())
     assert "http://" not in page and "https://" not in page  # the SVG's namespace is inside base64
     policy = re.search(r'http-equiv="Content-Security-Policy" content="([^"]+)"', page).group(1)
     assert "default-src 'none'" in policy and "script-src" not in policy
-    digest = base64.b64encode(hashlib.sha256(report.STYLE.encode()).digest()).decode()
-    assert f"style-src 'sha256-{digest}'" in policy and f"<style>{report.STYLE}</style>" in page
+    digest = base64.b64encode(hashlib.sha256(STYLE.encode()).digest()).decode()
+    assert f"style-src 'sha256-{digest}'" in policy and f"<style>{STYLE}</style>" in page
+    assert STYLE == (ROOT / "genlab/report/style.css").read_text(encoding="utf-8")  # the file, as it is
     assert "<script" not in page and ' style="' not in page  # inline style attributes would be blocked
     assert page.count('src="data:image/') == 2  # the chart and the sample grid
 
@@ -198,7 +202,7 @@ def fake_gh(tmp_path):
 def test_comment_is_posted_then_updated(tmp_path, fake_gh):
     script, log, ids, _ = fake_gh
     body = tmp_path / "report.md"
-    body.write_text(report.render_md(tiny_report()))
+    body.write_text(markdown.render_md(tiny_report()))
     assert prcomment.post("12", body, str(script)) == "posted comment 77 on pull request 12"
     ids.write_text("77\n")
     assert prcomment.post("12", body, str(script)) == "updated comment 77 on pull request 12"
@@ -213,7 +217,7 @@ def test_comment_edits_only_the_same_authors(tmp_path, fake_gh):
     script, log, _, login = fake_gh
     login.write_text("octocat\n")
     body = tmp_path / "report.md"
-    body.write_text(report.render_md(tiny_report()))
+    body.write_text(markdown.render_md(tiny_report()))
     prcomment.post("5", body, str(script))
     assert '.user.login == "octocat"' in log.read_text()
 
@@ -280,13 +284,13 @@ def test_text_and_music_samples_are_shown_with_an_audio_player(tmp_path):
     (tmp_path / "samples/ar/audio").mkdir(parents=True)
     (tmp_path / "samples/ar/samples.txt").write_text("=== sample 1 of 2 ===\nFirst Citizen:\nBefore we proceed\n\n=== sample 2 of 2 ===\nx\n")
     wavfile.write(tmp_path / "samples/ar/audio/sample_1.wav", 8000, np.zeros(800, np.float32))
-    side = report.workspace(tmp_path)
-    s = report.samples_of("ar", [side, report.workspace(tmp_path / "nothing", "main (abc)")])
+    side = collect.workspace(tmp_path)
+    s = collect.samples_of("ar", [side, collect.workspace(tmp_path / "nothing", "main (abc)")])
     assert s.text["workspace"].startswith("First Citizen:\nBefore we proceed") and s.text["main (abc)"] is None
     assert s.audio["workspace"].mime == "audio/wav" and s.audio["main (abc)"] is None
     r = tiny_report()
     r.samples = [s]
-    page = report.render_html(r)
+    page = render_html(r)
     assert '<audio controls src="data:audio/wav;base64,' in page and "media-src data:" in page
     assert "<pre>First Citizen:\nBefore we proceed" in page
-    assert "First Citizen:" in report.render_md(r) and ", audio" in report.render_md(r)
+    assert "First Citizen:" in markdown.render_md(r) and ", audio" in markdown.render_md(r)

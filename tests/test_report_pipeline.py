@@ -11,10 +11,11 @@ import shutil
 
 import pytest
 import yaml
-
 from browser import blank, open_page
-from genlab.report.build import MD_LIMIT, fmt
-from test_pipeline import TINY, copy_project, env, init_repo, set_params, sh  # noqa: F401 (env: a fixture)
+from helpers import TINY, copy_project, init_repo, set_params, sh
+
+from genlab.report.compare import fmt
+from genlab.report.markdown import MD_LIMIT
 
 pytestmark = pytest.mark.slow
 

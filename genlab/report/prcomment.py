@@ -17,7 +17,7 @@ from pathlib import Path
 
 from genlab import cli
 from genlab.errors import GenlabError
-from genlab.report.build import MARKER, MD_LIMIT
+from genlab.report.markdown import MARKER, MD_LIMIT
 
 
 def gh(*args: str, gh_cmd: str = "gh") -> str:
