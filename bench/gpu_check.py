@@ -17,7 +17,7 @@ deterministic CUDA kernel raises here rather than in production. Writes ``<work>
 steps (on the CPU too: the test suite runs it that way to keep the script working).
 
 On the lent GPU machine, which lacks pydantic and DVCLive and the ../shared folder, install the
-cp312 wheels and carry MNIST (README, "GPU"), then:
+cp312 wheels and carry MNIST (docs/gpu-and-clusters.md), then:
 ``python3 -m bench.gpu_check --mnist-path .mnist --out $OUT``.
 """
 
@@ -27,20 +27,18 @@ import argparse
 import json
 import os
 import shutil
-import sys
 import time
 from pathlib import Path
 
 import yaml
 
+from bench.pipeline import run_stages
+from genlab.io import write_json
+from genlab.report.markdown import md_table
+
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 
-from bench.pipeline import run_stages  # noqa: E402
-from genlab.io import write_json  # noqa: E402
-from genlab.report.build import md_table  # noqa: E402
-
-MNIST_CPU_NLL = 83.92  # bench/mnist/params.yaml on this project's 2-core CPU (README, "MNIST")
+MNIST_CPU_NLL = 83.92  # bench/mnist/params.yaml on this project's 2-core CPU (docs/benchmarks.md, "MNIST")
 QUICK = {
     "vae": {"epochs": 2, "patience": 2, "hidden": [32], "latent_dim": 2, "train_k": 1},
     "gan": {"epochs": 2, "eval_every": 1, "n_eval": 20, "hidden": [16], "latent_dim": 4},

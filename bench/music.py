@@ -6,26 +6,25 @@ apart from the committed digits results.
 Writes bench/music/metrics/ (models/<model>.json, real.json, summary.md), bench/music/samples/
 (MIDI, WAV, piano rolls), bench/music/run.json (wall time per stage, machine) and
 bench/music/sweep.md: the chord chain's validation nll over orders, the sweep its order was
-chosen by.
+chosen by; then the committed record bench/music/results.md (those tables, the machine, the
+date and the wall time).
 """
 
 from __future__ import annotations
 
 import argparse
-import sys
 import time
 from pathlib import Path
 
+from bench.pipeline import results_sections, run_stages, write_table
+from bench.results import duration, write_results
+from genlab import cli
+from genlab.config.params import load_params
+from genlab.data.prepare import load_prepared
+from genlab.models import registry
+from genlab.models.base import music_summary
+
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from bench.pipeline import run_stages, write_table  # noqa: E402
-from genlab import cli  # noqa: E402
-from genlab.models import registry  # noqa: E402
-from genlab.data.prepare import load_prepared  # noqa: E402
-from genlab.models.base import music_summary  # noqa: E402
-from genlab.config.params import load_params  # noqa: E402
-
 HERE = ROOT / "bench" / "music"
 ORDERS = range(1, 13)  # markov.order: chords of history
 
@@ -48,11 +47,18 @@ def sweep(folder: Path, params_file: str) -> str:
 
 
 def main(args: argparse.Namespace) -> None:
+    start = time.perf_counter()
     run = run_stages(HERE, args.params)
     print(f"bench-music: {run['total_seconds']:.0f} s; metrics in {HERE / 'metrics'}")
     t = time.perf_counter()
-    print(sweep(HERE, args.params), end="")
-    print(f"sweep: {time.perf_counter() - t:.0f} s; in {HERE / 'sweep.md'}")
+    table = sweep(HERE, args.params)
+    swept = time.perf_counter() - t
+    print(table, end="")
+    print(f"sweep: {swept:.0f} s; in {HERE / 'sweep.md'}")
+    sections = results_sections(HERE, run) + [(f"Sweep of the chord chain's order (sweep.md, {duration(swept)})", table)]
+    write_results(HERE / "results.md", "Music benchmark: JSB Chorales (`make bench-music`)",
+                  f"python -m bench.music --params {args.params}", sections, time.perf_counter() - start, run["device"])
+    print(f"results in {HERE / 'results.md'}")
 
 
 if __name__ == "__main__":

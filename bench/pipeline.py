@@ -5,19 +5,18 @@ from __future__ import annotations
 import argparse
 import os
 import platform
-import sys
 import time
 from pathlib import Path
 
 import torch
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from genlab.io import atomic_file, write_json  # noqa: E402
-from genlab.report.build import md_table  # noqa: E402
-from genlab.config.params import load_params  # noqa: E402
-from stages import classifier, evaluate, generate, preprocess, summary, train  # noqa: E402
+from bench.results import stage_table
+from genlab import paths
+from genlab.config.params import load_params
+from genlab.io import atomic_file, write_json
+from genlab.report.markdown import md_table
+from genlab.runtime import resolve_device
+from stages import classifier, evaluate, generate, preprocess, summary, train
 
 
 def run_stages(folder: Path, params_file: str = "params.yaml") -> dict:
@@ -46,6 +45,7 @@ def run_stages(folder: Path, params_file: str = "params.yaml") -> dict:
         "total_seconds": round(sum(times.values()), 1),
         "machine": f"{platform.machine()}, {os.cpu_count()} cores, torch threads {torch.get_num_threads()}",
         "params": params_file,
+        "device": resolve_device(params.device),
     }
     write_json(folder / "run.json", run)
     return run
@@ -57,3 +57,10 @@ def write_table(path: Path, header: list[str], rows: list[list[str]]) -> str:
     with atomic_file(path) as tmp:
         tmp.write_text(table)
     return table
+
+
+def results_sections(folder: Path, run: dict) -> list[tuple[str, str]]:
+    """A pipeline benchmark's tables for its results file: the summary stage's table
+    (``folder``/metrics/summary.md, what it printed) and the wall time of each stage."""
+    return [("Metrics (metrics/summary.md)", (folder / paths.SUMMARY_MD).read_text()),
+            ("Wall time per stage (run.json)", stage_table(run))]

@@ -5,7 +5,8 @@ data of a benchmark config (default: bench/mnist, whose `make bench-mnist` must 
 uninterrupted (T seconds); again, killed at T/2; then once more, which resumes from the saved
 state (R seconds). Writes bench/resume/result.json: T, when it was killed, the epoch it resumed
 from, R, R/T and whether the resumed run's outputs (checkpoint, train.json, DVCLive curves) are
-byte-identical to the uninterrupted run's.
+byte-identical to the uninterrupted run's; then the committed record bench/resume/results.md
+(that table, the machine, the date and the wall time).
 """
 
 from __future__ import annotations
@@ -24,17 +25,26 @@ from pathlib import Path
 
 import yaml
 
+from bench.results import key_value_table, write_results
+from genlab.io import write_json
+
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from genlab.io import write_json  # noqa: E402
-
 HERE = ROOT / "bench" / "resume"
 
 
 def digest(folder: Path) -> dict[str, str]:
     return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
             for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def clear(folder: Path) -> None:
+    """Empty ``folder`` (made if missing) for a fresh start, but for its committed results.md."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for path in folder.iterdir():
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path)
+        elif path.name != "results.md":
+            path.unlink()
 
 
 def train(model: str, kill_after: float | None = None) -> tuple[float, str]:
@@ -57,11 +67,12 @@ def train(model: str, kill_after: float | None = None) -> tuple[float, str]:
 
 
 def main(args: argparse.Namespace) -> None:
+    start = time.perf_counter()
     source = ROOT / "bench" / args.config
     prepared = source / "data" / "prepared"
     if not (prepared / "meta.json").exists():
         raise SystemExit(f"bench-resume: {prepared} is missing; run `make bench-{args.config}` first")
-    shutil.rmtree(HERE, ignore_errors=True)
+    clear(HERE)
     (HERE / "data").mkdir(parents=True)
     (HERE / "data" / "prepared").symlink_to(prepared)
     params = yaml.safe_load((source / "params.yaml").read_text())
@@ -94,6 +105,10 @@ def main(args: argparse.Namespace) -> None:
     }
     write_json(HERE / "result.json", result)
     print("\n".join(f"{k}: {v}" for k, v in result.items()))
+    write_results(HERE / "results.md", "A killed training, resumed (`make bench-resume`)",
+                  f"python -m bench.resume --config {args.config} --model {args.model} --epochs {args.epochs}",
+                  [("Result (result.json)", key_value_table(result))], time.perf_counter() - start)
+    print(f"results in {HERE / 'results.md'}")
 
 
 if __name__ == "__main__":

@@ -5,8 +5,10 @@ the numbers hold when the machine is noisy: the fp32 GEMM peak, genlab's own tra
 (the library code the train stage runs) against the conventional PIL + ToTensor +
 DataLoader loop with the same model, batch and optimiser, and the batched IWAE evaluation.
 Each figure is the median of several repeats, timed in turns with the others after a warm-up
-(a slow spell of the machine hits them all alike). Writes
-bench/results.json and prints a table. Nothing here is asserted by the test suite.
+(a slow spell of the machine hits them all alike). Prints a table and writes it to
+bench/results.md, the committed record (with the command, the machine, the date and the wall
+time), and the figures to bench/results.json (not tracked). Nothing here is asserted by the
+test suite.
 
 ``--device cuda`` measures the same on the GPU (`make bench DEVICE=cuda`): the peak is then the
 GPU's fp32 GEMM at ``--precision`` (highest: IEEE float32; high: TF32), the data and the
@@ -24,15 +26,14 @@ from pathlib import Path
 
 import torch
 
+from bench.results import key_value_table, write_results
+from genlab import runtime
+from genlab.config.params import EvaluateParams
+from genlab.io import write_json
+from genlab.models.vae import VAE
+from genlab.training.loop import default_step, make_adam
+
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from genlab import runtime  # noqa: E402
-from genlab.io import write_json  # noqa: E402
-from genlab.models.vae import VAE  # noqa: E402
-from genlab.config.params import EvaluateParams  # noqa: E402
-from genlab.training.loop import default_step, make_adam  # noqa: E402
-
 MNIST = ROOT.parent / "shared" / "data" / "mnist"
 
 
@@ -224,19 +225,30 @@ def table(results: dict) -> str:
     return "\n".join(lines)
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> dict:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--out", default=str(ROOT / "bench" / "results.json"))
+    p.add_argument("--results", help="the results file to write (default: bench/results.md; with --quick, none)")
     p.add_argument("--quick", action="store_true", help="tiny sizes: checks that the code runs, measures nothing")
     p.add_argument("--device", default="cpu", choices=["cpu", "cuda", "auto"], help="where to measure (default: %(default)s)")
     p.add_argument("--precision", default="highest", choices=["highest", "high"], help="CUDA fp32 matmuls: IEEE or TF32")
-    args = p.parse_args()
+    args = p.parse_args(argv)
+    start = time.perf_counter()
     sizes = dict(gemm_n=256, steps=3, repeats=1, n_images=512, iwae_images=4, k=10, repro=False) if args.quick else {}
     if not args.quick and args.device != "cpu":
         sizes = dict(gemm_n=8192, steps=200, n_images=60000, iwae_images=512)  # enough work to fill a GPU
     results = run(**sizes, device=args.device, precision=args.precision)
     write_json(args.out, results)
     print(table(results))
+    path = args.results or (None if args.quick else ROOT / "bench" / "results.md")
+    if path is not None:
+        command = " ".join(["python -m bench.run", *(["--quick"] if args.quick else []),
+                            f"--device {args.device}", f"--precision {args.precision}"])
+        device = "cuda" if results["device"] != "cpu" else "cpu"
+        write_results(path, "Speed (`make bench`)", command, [("Figures (bench/results.json)", key_value_table(results))],
+                      time.perf_counter() - start, device)
+        print(f"results in {path}")
+    return results
 
 
 if __name__ == "__main__":

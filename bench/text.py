@@ -3,25 +3,24 @@ with the split of the text benchmark (train the first 90 %, validation the next 
 last 5 %) and bench/text/params.yaml, in bench/text/, apart from the committed digits results.
 
 Writes bench/text/metrics/ (models/<model>.json, real.json, summary.md), bench/text/samples/,
-bench/text/run.json (wall time per stage, machine) and bench/text/sweep.md: the Markov chain's
-validation nll over orders and discounts, the sweep its defaults were chosen by.
+bench/text/run.json (wall time per stage, machine), bench/text/sweep.md: the Markov chain's
+validation nll over orders and discounts, the sweep its defaults were chosen by; then the
+committed record bench/text/results.md (those tables, the machine, the date and the wall time).
 """
 
 from __future__ import annotations
 
 import argparse
-import sys
 import time
 from pathlib import Path
 
+from bench.pipeline import results_sections, run_stages, write_table
+from bench.results import duration, write_results
+from genlab import cli
+from genlab.data.prepare import load_prepared
+from genlab.models._ngram import NGram, fit_ngram
+
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from bench.pipeline import run_stages, write_table  # noqa: E402
-from genlab import cli  # noqa: E402
-from genlab.data.prepare import load_prepared  # noqa: E402
-from genlab.models._ngram import NGram, fit_ngram  # noqa: E402
-
 HERE = ROOT / "bench" / "text"
 ORDERS = range(2, 11)  # markov.order: characters of history
 DISCOUNTS = (None, 0.7, 0.8, 0.9)
@@ -48,11 +47,18 @@ def sweep(folder: Path) -> str:
 
 
 def main(args: argparse.Namespace) -> None:
+    start = time.perf_counter()
     run = run_stages(HERE, args.params)
     print(f"bench-text: {run['total_seconds']:.0f} s; metrics in {HERE / 'metrics'}")
     t = time.perf_counter()
-    print(sweep(HERE), end="")
-    print(f"sweep: {time.perf_counter() - t:.0f} s; in {HERE / 'sweep.md'}")
+    table = sweep(HERE)
+    swept = time.perf_counter() - t
+    print(table, end="")
+    print(f"sweep: {swept:.0f} s; in {HERE / 'sweep.md'}")
+    sections = results_sections(HERE, run) + [(f"Sweep of the Markov chain's order and discount (sweep.md, {duration(swept)})", table)]
+    write_results(HERE / "results.md", "Text benchmark: tiny-shakespeare (`make bench-text`)",
+                  f"python -m bench.text --params {args.params}", sections, time.perf_counter() - start, run["device"])
+    print(f"results in {HERE / 'results.md'}")
 
 
 if __name__ == "__main__":
