@@ -1,4 +1,4 @@
-"""`make bench-mnist`: the pipeline's stages on dynamically binarised MNIST, with a config chosen
+"""`make bench-mnist`: the pipeline's stages on dynamically binarized MNIST, with a config chosen
 for quality (bench/mnist/params.yaml), in bench/mnist/, apart from the committed digits results.
 
 Writes bench/mnist/metrics/ (models/<model>.json, real.json, summary.md) and bench/mnist/run.json

@@ -78,7 +78,7 @@ def gemm(n: int, times: int = 4, device="cpu"):
 
 
 def mnist_like(n: int) -> torch.Tensor:
-    """Binarised MNIST training images if ../shared/data/mnist is there, else random binary ones."""
+    """Binarized MNIST training images if ../shared/data/mnist is there, else random binary ones."""
     path = MNIST / "train-images-idx3-ubyte.gz"
     if path.exists():
         from genlab.data.sources import read_idx
@@ -211,7 +211,7 @@ def run(gemm_n=2048, steps=60, repeats=7, n_images=12800, iwae_images=64, k=1000
         "train_step_mflop_per_image": step_flop / 1e6,
         "iwae_decoder_mflop_per_sample": decoder_flop / 1e6,
         "repro_noop_s": repro_noop_seconds() if repro and device.type == "cpu" else None,
-        "data": "binarised MNIST" if (MNIST / "train-images-idx3-ubyte.gz").exists() else "random binary 28x28",
+        "data": "binarized MNIST" if (MNIST / "train-images-idx3-ubyte.gz").exists() else "random binary 28x28",
     }
     return results
 

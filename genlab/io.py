@@ -2,8 +2,9 @@
 
 Every writer here writes to a temporary sibling and renames it into place; a
 directory output is built in a temporary sibling directory and swapped in whole. A run
-killed half-way leaves only such a hidden sibling (ignored by git and DVC), which the
-next run of the same stage deletes.
+killed half-way leaves only such a hidden sibling (ignored by git), which the next run of
+the same stage deletes, and ``tidy`` deletes once the output it belongs to is in place again
+(DVC may restore it from its run-cache without running the stage).
 """
 
 from __future__ import annotations
@@ -16,15 +17,14 @@ import os
 import re
 import shutil
 import tempfile
-import zipfile
 import warnings
+import zipfile
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Iterable, Iterator
 
 import numpy as np
 
 from genlab.errors import GenlabError, one_line
-
 
 # errno values of a write that failed for want of room or of a writable disk
 WRITE_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EROFS, errno.EIO}
@@ -63,13 +63,59 @@ def _stop_on_write_failure(path: Path) -> Iterator[None]:
 
 def remove_leftovers(path: Path) -> None:
     """Delete the temporary siblings of ``path`` that a killed run left behind (``.<name>.*.tmp``,
-    ``.<name>.old-*``); .gitignore and .dvcignore ignore them meanwhile."""
+    ``.<name>.old-*``); .gitignore ignores them meanwhile."""
     for pattern in (f".{path.name}.*.tmp", f".{path.name}.old-*"):
         for old in path.parent.glob(pattern):
             if old.is_dir():
                 shutil.rmtree(old, ignore_errors=True)
             else:
                 old.unlink(missing_ok=True)
+
+
+# the hidden siblings a killed run leaves beside the output ``name``: a temporary file or
+# folder (``.<name>.<random>.tmp``), a previous output being replaced (``.<name>.old-<pid>``),
+# a resumable training state (``.<name>.resume.pt``, genlab.training.resume.state_path)
+_LEFTOVER = re.compile(r"\.(?P<name>.+?)(?:\.[a-z0-9_]+\.tmp|\.old-[0-9]+|\.resume\.pt)")
+
+
+def leftover_of(path: Path) -> Path | None:
+    """The output that ``path`` is a leftover of (``models/vae`` for ``models/.vae.resume.pt``, and
+    for ``models/..vae.resume.pt.<random>.tmp``, a state being saved), or None if it is none."""
+    found = _LEFTOVER.fullmatch(path.name)
+    if not found:
+        return None
+    output = path.with_name(found.group("name"))
+    return leftover_of(output) or output
+
+
+def tidy(root: str | Path, folders: Iterable[str]) -> list[Path]:
+    """Delete, in each of ``folders`` (relative to ``root``), the leftovers of killed runs
+    (temporary siblings, replaced outputs, resumable training states) whose output is in place:
+    an output that exists was completed since, or restored by DVC, so what a killed run left
+    beside it is stale. The leftovers of an output that does not exist are kept: DVC deletes a
+    stage's outputs before running it, so they belong to a killed run that the stage's next
+    run resumes or deletes. Prints a line on stderr for each deletion; returns what it deleted."""
+    import sys
+
+    removed = []
+    for folder in folders:
+        folder = Path(root) / folder
+        if not folder.is_dir():
+            continue
+        for path in sorted(folder.iterdir()):
+            output = leftover_of(path)
+            if output is None or not output.exists():
+                continue
+            try:
+                if path.is_dir() and not path.is_symlink():
+                    shutil.rmtree(path)
+                else:
+                    path.unlink(missing_ok=True)
+            except OSError:  # not ours to delete (permissions): left as it is, the run goes on
+                continue
+            removed.append(path)
+            print(f"removed {path}: left by a killed run; {output.name} is in place", file=sys.stderr)
+    return removed
 
 
 @contextlib.contextmanager

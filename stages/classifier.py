@@ -7,13 +7,13 @@ With `distributed.nproc_per_node` x `distributed.nnodes` > 1 it trains in that m
 under torchrun (genlab.training.distributed); rank 0 writes the outputs.
 """
 
-from genlab import cli, runtime
-from genlab.training import distributed, resume
-from genlab.data import modality
-from genlab.evaluation.classifier import Classifier
-from genlab.data.prepare import load_prepared
-from genlab.io import atomic_dir, write_json
+from genlab import cli, paths, runtime
 from genlab.config.params import load_params
+from genlab.data import modality
+from genlab.data.prepare import load_prepared
+from genlab.evaluation.classifier import Classifier
+from genlab.io import atomic_dir, write_json
+from genlab.training import distributed, resume
 from genlab.training.loop import train_model
 
 
@@ -21,8 +21,8 @@ def main(args) -> None:
     params = load_params(args.params)
     p = params.classifier
     device = runtime.setup(params.device, p.seed, params.precision)
-    data = load_prepared("data/prepared")
-    trains = data.meta["has_labels"] and modality.of(data.meta).uses_classifier
+    data = load_prepared(paths.PREPARED)
+    trains = modality.has_classifier(data.meta)
     if trains and distributed.wanted(params.distributed) and not distributed.in_worker():
         return distributed.launch(params.distributed, "stages.classifier", ["--params", args.params])
     device = distributed.init(device)
@@ -30,20 +30,20 @@ def main(args) -> None:
         model = Classifier(p, data.meta["shape"], data.meta["n_levels"], data.meta["n_classes"]).to(device)
         train_model(model, (data.train.x, data.train.y), (data.val.x, data.val.y), live_dir=None)
         return distributed.finish()
-    with atomic_dir("models/classifier") as out:
-        if not (data.meta["has_labels"] and modality.of(data.meta).uses_classifier):
-            kind = modality.of(data.meta)
+    with atomic_dir(paths.CLASSIFIER_DIR) as out:
+        if not trains:
+            kind = data.modality
             why = "no labels: no classifier" if kind.uses_classifier else f"{kind.name} data: no classifier, it does not apply"
             write_json(out / "train.json", {"note": why})
             metrics = {"note": f"{why}; the sample metrics that need one are skipped"}
         else:
             model = Classifier(p, data.meta["shape"], data.meta["n_levels"], data.meta["n_classes"]).to(device)
             settings = {"stage": "classifier", "params": p.model_dump(), "device": params.device, "precision": params.precision}
-            checkpoint = resume.for_stage("models/classifier", settings, ["data/prepared"], params.checkpoint_every)
+            checkpoint = resume.for_stage(paths.CLASSIFIER_DIR, settings, [paths.PREPARED], params.checkpoint_every)
             summary = train_model(model, (data.train.x, data.train.y), (data.val.x, data.val.y), live_dir=out / "live",
                                   checkpoint=checkpoint)
             summary["world_size"] = distributed.world()[1]
-            model.cpu().save(out / "classifier.pt", data.meta)
+            model.cpu().save(out / paths.CLASSIFIER_FILE, data.meta)
             write_json(out / "train.json", summary)
             model.eval()
             metrics = {
@@ -52,9 +52,9 @@ def main(args) -> None:
                 "n_test": len(data.test.x),
                 "feature_dim": p.feature_dim,
             }
-    resume.state_path("models/classifier").unlink(missing_ok=True)  # the outputs are in place
+    resume.state_path(paths.CLASSIFIER_DIR).unlink(missing_ok=True)  # the outputs are in place
     distributed.finish()
-    write_json("metrics/classifier.json", metrics)
+    write_json(paths.CLASSIFIER_METRICS, metrics)
     print("classifier: " + ", ".join(f"{k} {v}" for k, v in metrics.items()))
 
 

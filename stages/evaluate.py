@@ -17,49 +17,30 @@ metrics/real.json: the validation split scored as if it were samples (text: as m
 windows as samples, of the same length), the reference every model is read against.
 """
 
-from genlab import cli, runtime
-from genlab.data import modality
-from genlab.models import registry
-from genlab.evaluation.classifier import Classifier
-from genlab.data.prepare import load_prepared
-from genlab.evaluation.evaluate import (
-    evaluate_model, evaluate_music_model, evaluate_music_real, evaluate_real, evaluate_text_model, evaluate_text_real,
-    load_samples,
-)
-from genlab.io import write_json
+from genlab import cli, paths, runtime
 from genlab.config.params import load_params
-
-CLASSIFIER = "models/classifier/classifier.pt"
-MODEL_METRICS = "metrics/models/{}.json"
-REAL_METRICS = "metrics/real.json"
+from genlab.data import modality
+from genlab.data.prepare import load_prepared
+from genlab.evaluation.classifier import Classifier
+from genlab.evaluation.evaluate import Setting, load_samples, score_model, score_real
+from genlab.io import write_json
+from genlab.models import registry
 
 
 def main(args) -> None:
     params = load_params(args.params, models=[args.model] if args.model else [])
     device = runtime.setup(params.device, params.evaluate.seed, params.precision)
-    data = load_prepared("data/prepared")
-    has_classifier = data.meta["has_labels"] and modality.of(data.meta).uses_classifier
-    classifier = Classifier.load(CLASSIFIER, device="cpu") if has_classifier else None
+    data = load_prepared(paths.PREPARED)
+    classifier = Classifier.load(paths.CLASSIFIER, device="cpu") if modality.has_classifier(data.meta) else None
     if args.real:
-        path = REAL_METRICS
-        if data.sequence:
-            metrics = evaluate_text_real(data, params.generate.n_samples, params.generate.length)
-        elif data.music:
-            metrics = evaluate_music_real(data, params.generate.length)
-        else:
-            metrics = evaluate_real(data, classifier, params.evaluate)
+        path = paths.REAL_METRICS
+        metrics = score_real(data, Setting(params, classifier))
     else:
-        path = MODEL_METRICS.format(args.model)
-        _, model = registry.load(f"models/{args.model}/{registry.CHECKPOINT}", device)
-        samples = load_samples(f"samples/{args.model}/samples.npz")
-        if data.sequence:
-            metrics = evaluate_text_model(model, data, samples["x"])
-        elif data.music:
-            metrics = evaluate_music_model(model, data, samples["x"])
-        else:
-            gen = runtime.generator(params.evaluate.seed, device)
-            true_normal = (params.data.mean, params.data.std) if params.data.source == "normal" else None
-            metrics = evaluate_model(model, data, samples, classifier, params.evaluate, gen, true_normal)
+        path = paths.model_metrics(args.model)
+        _, model = registry.load(paths.checkpoint(args.model), device)
+        samples = load_samples(paths.samples_file(args.model))
+        setting = Setting(params, classifier, runtime.generator(params.evaluate.seed, device))
+        metrics = score_model(model, data, samples, setting)
     write_json(path, metrics)
     name = "real" if args.real else args.model
     print(f"evaluate {name}: " + ", ".join(f"{k} {v:.6g}" for k, v in metrics.items() if isinstance(v, (int, float))))

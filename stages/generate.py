@@ -12,27 +12,22 @@ adds transitions.png, its transition matrix as a heatmap. For music: samples.npz
 file), samples.png (piano rolls) and audio/ (WAV files of the first samples, sine tones).
 """
 
-from genlab import cli, runtime
-from genlab.models import registry
-from genlab.data.prepare import load_prepared
-from genlab.evaluation.generate import generate_music, generate_outputs, generate_text
-from genlab.io import atomic_dir
+from genlab import cli, paths, runtime
 from genlab.config.params import load_params
+from genlab.data.prepare import load_prepared
+from genlab.evaluation.generate import generate
+from genlab.io import atomic_dir
+from genlab.models import registry
 
 
 def main(args) -> None:
     params = load_params(args.params, models=[args.model])
     device = runtime.setup(params.device, params.generate.seed, params.precision)
-    _, model = registry.load(f"models/{args.model}/{registry.CHECKPOINT}", device)
-    data = load_prepared("data/prepared", splits=("test",))
+    _, model = registry.load(paths.checkpoint(args.model), device)
+    data = load_prepared(paths.PREPARED, splits=("test",))
     gen = runtime.generator(params.generate.seed, device)
-    with atomic_dir(f"samples/{args.model}") as out:
-        if data.sequence:
-            info = generate_text(model, data.meta, params.generate, gen, out)
-        elif data.music:
-            info = generate_music(model, data.meta, params.generate, gen, out)
-        else:
-            info = generate_outputs(model, data.test.x, params.generate, gen, out)
+    with atomic_dir(paths.samples_dir(args.model)) as out:
+        info = generate(model, data, params.generate, gen, out)
     print(f"generate {args.model}: {info['n_samples']} samples; " + ", ".join(info["files"]))
 
 

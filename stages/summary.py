@@ -1,20 +1,21 @@
 """Join every model's metrics and the real reference row into one comparison table.
 
 Reads `models`, metrics/models/<model>.json and metrics/real.json; writes metrics/summary.csv
-and metrics/summary.md, one row per model of `models` plus `real`, sorted by test nll; for
+and metrics/summary.md, one row per model of `models` plus `real`, sorted by test nll, and
+metrics/headline.json (each row's nll and fid, what `make exp-show` shows per experiment); for
 text, summary.md also shows the first lines of each model's samples/<model>/samples.txt.
 """
 
-from genlab import cli
+from genlab import cli, paths
 from genlab.config.params import load_params
 from genlab.evaluation.summary import sample_excerpts, summary_table, write_summary
 
 
 def main(args) -> None:
     params = load_params(args.params)
-    table = summary_table("metrics/models", params.models, real="metrics/real.json")
-    excerpts = sample_excerpts("samples", params.models)  # text: a few lines of each model's samples
-    print(write_summary(table, "metrics/summary.csv", "metrics/summary.md", excerpts), end="")
+    table = summary_table(paths.MODEL_METRICS, params.models, real=paths.REAL_METRICS)
+    excerpts = sample_excerpts(paths.SAMPLES, params.models)  # text: a few lines of each model's samples
+    print(write_summary(table, paths.SUMMARY_CSV, paths.SUMMARY_MD, excerpts, headline_path=paths.HEADLINE_METRICS), end="")
 
 
 if __name__ == "__main__":

@@ -9,19 +9,16 @@ With `distributed.nproc_per_node` x `distributed.nnodes` > 1 a model trained by 
 trains in that many processes under torchrun (genlab.training.distributed); rank 0 writes the outputs.
 """
 
-from genlab import cli, runtime
-from genlab.training import distributed, resume
+from genlab import cli, paths, runtime
+from genlab.config.params import load_params
 from genlab.data import modality
-from genlab.models import registry
-from genlab.evaluation.classifier import Classifier
 from genlab.data.prepare import load_prepared
 from genlab.errors import GenlabError, TooShort
+from genlab.evaluation.classifier import Classifier
 from genlab.io import atomic_dir, write_json
-from genlab.config.params import load_params
+from genlab.models import registry
+from genlab.training import distributed, resume
 from genlab.training.loop import fresh_training_data, train_model
-
-DATA = "data/prepared"
-CLASSIFIER = "models/classifier/classifier.pt"
 
 
 def main(args) -> None:
@@ -29,25 +26,25 @@ def main(args) -> None:
     model_params = params.model_params(args.model)
     seed = getattr(model_params, "seed", 0)
     device = runtime.setup(params.device, seed, params.precision)
-    data = load_prepared(DATA, splits=("train", "val"))
+    data = load_prepared(paths.PREPARED, splits=("train", "val"))
     model = registry.build(args.model, model_params, data.meta)
     if distributed.wanted(params.distributed) and model.trains_by_gradient and not distributed.in_worker():
         return distributed.launch(params.distributed, "stages.train", ["--model", args.model, "--params", args.params])
     device = distributed.init(device)
     model = model.to(device)
     if model.needs_classifier:  # e.g. the GAN: checkpoints chosen by validation FID
-        if not (data.meta["has_labels"] and modality.of(data.meta).uses_classifier):
+        if not modality.has_classifier(data.meta):
             raise GenlabError(
                 f"{args.model}: selects checkpoints in the feature classifier's space, which needs labelled images"
             )
-        model.attach_classifier(Classifier.load(CLASSIFIER))
-    fresh = fresh_training_data(data)  # dynamic binarisation, dequantisation
-    out_dir = f"models/{args.model}"
+        model.attach_classifier(Classifier.load(paths.CLASSIFIER))
+    fresh = fresh_training_data(data)  # dynamic binarization, dequantization
+    out_dir = paths.model_dir(args.model)
     checkpoint = None
     if model.trains_by_gradient and distributed.is_main():  # a killed run resumes (genlab.training.resume)
         settings = {"stage": f"train@{args.model}", "params": model_params.model_dump(), "device": params.device,
                     "precision": params.precision}
-        checkpoint = resume.for_stage(out_dir, settings, [DATA] + ([CLASSIFIER] if model.needs_classifier else []),
+        checkpoint = resume.for_stage(out_dir, settings, [paths.PREPARED] + ([paths.CLASSIFIER] if model.needs_classifier else []),
                                       params.checkpoint_every)
 
     def fit(live_dir) -> dict:
@@ -55,7 +52,7 @@ def main(args) -> None:
             summary = train_model(model, data.train.model_input(), data.val.model_input(), live_dir=live_dir, fresh=fresh,
                                   checkpoint=checkpoint)
         except TooShort as exc:  # name the user's file
-            raise GenlabError(f"{data.meta.get('path', DATA)}: {exc}") from None
+            raise GenlabError(f"{data.meta.get('path', paths.PREPARED)}: {exc}") from None
         return {**summary, "world_size": distributed.world()[1]}
 
     if not distributed.is_main():  # another rank of a distributed run: it trains and writes nothing
@@ -63,7 +60,7 @@ def main(args) -> None:
         return distributed.finish()
     with atomic_dir(out_dir) as out:
         summary = fit(out / "live")
-        registry.save(model.cpu(), args.model, data.meta, out / registry.CHECKPOINT)
+        registry.save(model.cpu(), args.model, data.meta, out / paths.CHECKPOINT_FILE)
         write_json(out / "train.json", summary)
     if checkpoint is not None:
         checkpoint.clear()  # the outputs are in place: nothing left to resume

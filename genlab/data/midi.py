@@ -4,7 +4,7 @@ A piano roll is a numpy uint8 array of shape (T, 88): one row per time step (fra
 column k is MIDI pitch ``LOWEST + k`` (A0..C8), 1 = the key is sounding. Time is counted
 in beats (quarter notes, MIDI's ticks-per-quarter unit), ``steps_per_beat`` frames per
 beat, so a roll does not depend on the tempo of the file it came from: notes are
-quantised by their ticks, not their seconds. Velocities, drums, pedals and pitch bends are
+quantized by their ticks, not their seconds. Velocities, drums, pedals and pitch bends are
 left out; all the other instruments of a file are merged into one roll.
 """
 
@@ -19,7 +19,7 @@ import numpy as np
 from genlab.errors import GenlabError, one_line
 from genlab.io import atomic_file
 
-if TYPE_CHECKING:  # imported where used: importing genlab does not load pretty_midi
+if TYPE_CHECKING:  # imported where used: importing genlab does not load pretty_midi (nor mido)
     import pretty_midi
     from PIL import Image
 
@@ -28,7 +28,7 @@ KEYS = 88  # key 87 is MIDI pitch 108 (C8)
 RESOLUTION = 480  # ticks per quarter note of the files written here
 VELOCITY = 80  # of every note written
 OUT_OF_RANGE = ("error", "drop")
-MAX_FRAMES = 2**20  # frames of one piece read from a file (92 MB as a roll): more is a corrupt file
+MAX_FRAMES = 2**20  # frames of one piece read from a file (92 MB as a roll): more than memory allows
 
 _NAMES = ("C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B")
 
@@ -67,15 +67,52 @@ def _notes(n: int) -> str:
     return f"{n} note" if n == 1 else f"{n} notes"
 
 
+def _piano_notes(midi) -> list[tuple[int, int, int]]:
+    """(pitch, start tick, end tick) of every note of a ``mido.MidiFile`` but drums (channel 10).
+
+    Notes pair as pretty_midi pairs them: a note-off (or a note-on of velocity 0) ends every
+    earlier note-on of its key and channel on its track, a note-on at the same tick stays
+    open, spurious note-offs and notes never ended are left out; and come in its order, by
+    instrument (program, channel and track, in the order each first ends a note). Ticks are
+    counted here, not through pretty_midi's table of every tick's time, which is 8 bytes a
+    tick: a long piece at a fine resolution has over 10 million ticks, and pretty_midi
+    refuses such files outright (``MAX_TICK``).
+    """
+    by_instrument: dict[tuple[int, int, int], list[tuple[int, int, int]]] = {}
+    for t, track in enumerate(midi.tracks):
+        program = [0] * 16  # per channel
+        sounding: dict[tuple[int, int], list[int]] = {}  # (channel, pitch) -> start ticks
+        tick = 0
+        for msg in track:
+            tick += msg.time
+            if msg.type == "program_change":
+                program[msg.channel] = msg.program
+            elif msg.type == "note_on" and msg.velocity > 0:
+                sounding.setdefault((msg.channel, msg.note), []).append(tick)
+            elif msg.type in ("note_on", "note_off"):
+                starts = sounding.pop((msg.channel, msg.note), None)
+                if starts is None:
+                    continue
+                ended = [start for start in starts if start != tick]
+                if ended and len(ended) < len(starts):  # a note-on at this very tick goes on
+                    sounding[(msg.channel, msg.note)] = [start for start in starts if start == tick]
+                if ended and msg.channel != 9:
+                    notes = by_instrument.setdefault((program[msg.channel], msg.channel, t), [])
+                    notes += [(msg.note, start, tick) for start in ended]
+    return [note for notes in by_instrument.values() for note in notes]
+
+
 def read_midi(path: str | Path, steps_per_beat: int = 1, out_of_range: str = "error") -> tuple[np.ndarray, int]:
     """The piano roll (T, 88) uint8 of a MIDI file, and the number of notes dropped for lying
     outside the piano (pitches 21..108), which ``out_of_range="drop"`` allows and ``"error"`` forbids.
 
     All instruments but drums are merged. A note from tick a to tick b sounds in frames
     [round(a * s / r), max(round(b * s / r), that + 1)), s = ``steps_per_beat``, r = the file's
-    ticks per quarter note; T is the last note's end frame.
+    ticks per quarter note; T is the last note's end frame. A file is refused only for what
+    is wrong with it: unparseable or truncated, no notes, or more than ``MAX_FRAMES`` frames
+    at ``steps_per_beat``; not for its length in ticks.
     """
-    import pretty_midi
+    import mido
 
     if out_of_range not in OUT_OF_RANGE:
         raise ValueError(f"out_of_range must be one of {OUT_OF_RANGE}, not {out_of_range!r}")
@@ -84,14 +121,18 @@ def read_midi(path: str | Path, steps_per_beat: int = 1, out_of_range: str = "er
     if not path.is_file():
         raise MusicError(f"{path}: no such file")
     try:
-        with warnings.catch_warnings():  # e.g. tempo changes on a track other than the first
+        with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            pm = pretty_midi.PrettyMIDI(str(path))
-    except Exception as exc:  # mido and pretty_midi raise many kinds (EOFError, OSError, ValueError, ...)
+            midi = mido.MidiFile(str(path), charset="latin1")
+            notes = _piano_notes(midi)
+    except Exception as exc:  # mido raises many kinds (EOFError, OSError, ValueError, KeyError, ...)
         raise MusicError(f"{path}: not a readable MIDI file ({_reason(exc)})") from None
+    if midi.ticks_per_beat == 0:
+        raise MusicError(f"{path}: not a readable MIDI file (its header gives 0 ticks per beat)")
+    if midi.ticks_per_beat < 0:
+        raise MusicError(f"{path}: time counted in SMPTE frames, not in beats: genlab reads beat-based MIDI files")
 
-    notes = [note for inst in pm.instruments if not inst.is_drum for note in inst.notes]
-    pitches = np.array([note.pitch for note in notes], dtype=np.int64)
+    pitches = np.array([pitch for pitch, _, _ in notes], dtype=np.int64)
     outside = (pitches < LOWEST) | (pitches >= LOWEST + KEYS)
     dropped = int(outside.sum())
     if dropped and out_of_range == "error":
@@ -105,18 +146,18 @@ def read_midi(path: str | Path, steps_per_beat: int = 1, out_of_range: str = "er
         more = f"; {_notes(dropped)} outside A0..C8 dropped" if dropped else ""
         raise MusicError(f"{path}: no notes (drums aside){more}")
 
-    scale = steps / pm.resolution
-    starts = np.array([round(pm.time_to_tick(note.start) * scale) for note in kept], dtype=np.int64)
-    ends = np.array([round(pm.time_to_tick(note.end) * scale) for note in kept], dtype=np.int64)
+    scale = steps / midi.ticks_per_beat
+    starts = np.array([round(start * scale) for _, start, _ in kept], dtype=np.int64)
+    ends = np.array([round(end * scale) for _, _, end in kept], dtype=np.int64)
     ends = np.maximum(ends, starts + 1)
     if ends.max() > MAX_FRAMES:
         raise MusicError(
             f"{path}: a note ends at frame {int(ends.max()):,}, past the {MAX_FRAMES:,} frames genlab reads from one "
-            f"file (corrupt, or lower data.steps_per_beat)"
+            f"file: more frames than memory allows at data.steps_per_beat {steps} (lower it, or the file is corrupt)"
         )
     roll = np.zeros((int(ends.max()), KEYS), dtype=np.uint8)
-    for note, start, end in zip(kept, starts, ends):
-        roll[start:end, note.pitch - LOWEST] = 1
+    for (pitch, _, _), start, end in zip(kept, starts, ends):
+        roll[start:end, pitch - LOWEST] = 1
     return roll, dropped
 
 

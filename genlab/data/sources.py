@@ -77,7 +77,7 @@ def digits(params) -> Raw:
     return Raw(x=bunch.images.astype(np.uint8)[:, None], y=bunch.target.astype(np.int64), n_levels=17, name="digits")
 
 
-# -- normal: the article's 1-D example --------------------------------------------------------
+# -- normal: a 1-D Gaussian example (continuous values) ---------------------------------------
 def normal(params) -> Raw:
     rng = np.random.default_rng(params.seed)
     x = rng.normal(params.mean, params.std, size=(params.n, 1))

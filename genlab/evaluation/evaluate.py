@@ -1,20 +1,39 @@
-"""The evaluate stage's library side: every metric of one model, or of the real reference row."""
+"""The evaluate stage's library side: every metric of one model, or of the real reference row.
+
+What is scored depends on the kind of data (``genlab.data.modality``); ``SCORERS``, at the end,
+says which functions score a model and the real row for each kind.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 import torch
 
-from genlab.metrics import samples as M
-from genlab.evaluation.classifier import Classifier
-from genlab.data.prepare import Prepared, read_tensors
-from genlab.errors import GenlabError
-from genlab.models.base import GenerativeModel, MusicModel, SequenceModel, music_summary, sequence_summary
+from genlab.config.params import CoreParams
+from genlab.data import modality
 from genlab.data.music import pieces_of
-from genlab.metrics.music import music_sample_metrics
+from genlab.data.prepare import Prepared, read_tensors
 from genlab.data.text import Vocab
+from genlab.errors import GenlabError
+from genlab.evaluation.classifier import Classifier
+from genlab.metrics import samples as M
+from genlab.metrics.music import music_sample_metrics
 from genlab.metrics.text import text_sample_metrics
+from genlab.models.base import GenerativeModel, MusicModel, SequenceModel, music_summary, sequence_summary
+
+
+@dataclass(frozen=True)
+class Setting:
+    """What scoring draws on besides the data and the samples: the params (``evaluate:``; the real
+    row of text and music also reads ``generate:``, the normal example ``data:``), the frozen
+    feature classifier where it applies, and a seeded generator (for a model's likelihood bound)."""
+
+    params: CoreParams
+    classifier: Classifier | None = None
+    generator: torch.Generator | None = None
 
 
 def n_scored(params, data: Prepared) -> int:
@@ -82,35 +101,47 @@ def sampler_fids(model: GenerativeModel, samples: dict, data: Prepared, classifi
     return out
 
 
+def likelihood(model: GenerativeModel, data: Prepared, setting: Setting) -> dict:
+    """The model's likelihood metrics on the test split, where it has a likelihood."""
+    if not model.has_likelihood:
+        return {}
+    return dict(model.likelihood_metrics(data.test.x.to(model.device), setting.params.evaluate, setting.generator))
+
+
+def true_normal(params: CoreParams) -> tuple[float, float] | None:
+    """The (mean, std) the data were drawn from, when known: the normal example."""
+    return (params.data.mean, params.data.std) if params.data.source == "normal" else None
+
+
+# -- images ----------------------------------------------------------------------------
 @torch.no_grad()
-def evaluate_model(
-    model: GenerativeModel,
-    data: Prepared,
-    samples: dict[str, torch.Tensor],
-    classifier: Classifier | None,
-    params,
-    generator: torch.Generator,
-    true_normal: tuple[float, float] | None = None,
-) -> dict:
-    """Likelihood on the test split and the sample metrics that fit the data; ``true_normal``:
-    the (mean, std) the data were drawn from, when known."""
-    metrics: dict = {}
-    if model.has_likelihood:
-        metrics.update(model.likelihood_metrics(data.test.x.to(model.device), params, generator))
-    if data.continuous:
-        metrics.update(continuous_metrics(samples["x"], data, true_normal))
-        return metrics
-    metrics.update(sample_metrics(samples["x"], data, classifier, params))
-    if classifier is not None and model.samplers:
-        metrics.update(sampler_fids(model, samples, data, classifier, params))
+def score_images(model: GenerativeModel, data: Prepared, samples: dict[str, torch.Tensor], setting: Setting) -> dict:
+    """Likelihood on the test split, the sample metrics in the classifier's features and
+    memorisation; for a model with several samplers, each one's FID."""
+    metrics = likelihood(model, data, setting)
+    metrics.update(sample_metrics(samples["x"], data, setting.classifier, setting.params.evaluate))
+    if setting.classifier is not None and model.samplers:
+        metrics.update(sampler_fids(model, samples, data, setting.classifier, setting.params.evaluate))
     return metrics
 
 
-def evaluate_real(data: Prepared, classifier: Classifier | None, params) -> dict:
+def real_images(data: Prepared, setting: Setting) -> dict:
     """The reference row: the validation split scored as if it were samples, with the same code and n."""
-    if data.continuous:
-        return continuous_metrics(data.val.x, data)
-    return sample_metrics(data.val.x, data, classifier, params)
+    return sample_metrics(data.val.x, data, setting.classifier, setting.params.evaluate)
+
+
+# -- continuous values -----------------------------------------------------------------
+@torch.no_grad()
+def score_continuous(model: GenerativeModel, data: Prepared, samples: dict[str, torch.Tensor], setting: Setting) -> dict:
+    """Likelihood on the test split and the two-sample tests of the generated values."""
+    metrics = likelihood(model, data, setting)
+    metrics.update(continuous_metrics(samples["x"], data, true_normal(setting.params)))
+    return metrics
+
+
+def real_continuous(data: Prepared, setting: Setting) -> dict:
+    """The reference row: the validation values against the test values."""
+    return continuous_metrics(data.val.x, data)
 
 
 # -- text ------------------------------------------------------------------------------
@@ -141,13 +172,13 @@ def text_history(model: SequenceModel, data: Prepared) -> torch.Tensor:
 
 
 @torch.no_grad()
-def evaluate_text_model(model: SequenceModel, data: Prepared, samples: torch.Tensor) -> dict:
+def score_text(model: SequenceModel, data: Prepared, samples: dict[str, torch.Tensor], setting: Setting) -> dict:
     """Exact nats per character over the whole test text (each scored once, the text before it as
     history), and the sample metrics of the model's samples."""
     logp = model.log_prob_stream(data.test.x.long().to(model.device), text_history(model, data).to(model.device))
     metrics = sequence_summary(logp.cpu())
     metrics["oov_rate"] = data.meta["oov_rate"]["test"]
-    metrics.update(text_metrics(samples, data))
+    metrics.update(text_metrics(samples["x"], data))
     return metrics
 
 
@@ -170,6 +201,11 @@ def evaluate_text_real(data: Prepared, n: int, length: int) -> dict:
     return out
 
 
+def real_text(data: Prepared, setting: Setting) -> dict:
+    """The real row of text: as many test windows as samples, of the samples' length."""
+    return evaluate_text_real(data, setting.params.generate.n_samples, setting.params.generate.length)
+
+
 # -- music -----------------------------------------------------------------------------
 def compared_frames(data: Prepared, length: int) -> int:
     """The per-piece sample metrics compare the first this many frames of every piece and sample:
@@ -186,17 +222,44 @@ def music_metrics(pieces, data: Prepared, length: int) -> dict:
 
 
 @torch.no_grad()
-def evaluate_music_model(model: MusicModel, data: Prepared, samples: torch.Tensor) -> dict:
+def score_music(model: MusicModel, data: Prepared, samples: dict[str, torch.Tensor], setting: Setting) -> dict:
     """Exact nats per frame over every test frame (the first of each piece included) and the
     sample metrics of the model's samples."""
     x, codes, lengths = data.test.model_input()
     metrics = music_summary(model.frame_log_probs(x, codes, lengths).cpu(), lengths)
     metrics["unseen_rate"] = data.meta["unseen_rate"]["test"]
-    metrics.update(music_metrics(samples.numpy(), data, samples.shape[1]))
+    rolls = samples["x"]
+    metrics.update(music_metrics(rolls.numpy(), data, rolls.shape[1]))
     return metrics
 
 
-def evaluate_music_real(data: Prepared, length: int) -> dict:
+def real_music(data: Prepared, setting: Setting) -> dict:
     """The real row of music: the validation pieces scored as if they were samples (held-out
-    music against the test pieces: what a perfect model's samples would score)."""
-    return music_metrics(pieces_of(data.val.x.numpy(), data.val.lengths.numpy()), data, length)
+    music against the test pieces: what a perfect model's samples would score), compared over
+    as many frames as the samples have."""
+    return music_metrics(pieces_of(data.val.x.numpy(), data.val.lengths.numpy()), data, setting.params.generate.length)
+
+
+# -- what each kind of data is scored by -----------------------------------------------
+@dataclass(frozen=True)
+class Scorer:
+    model: Callable[[GenerativeModel, Prepared, dict[str, torch.Tensor], Setting], dict]  # a model and its samples
+    real: Callable[[Prepared, Setting], dict]  # the real reference row
+
+
+SCORERS: dict[str, Scorer] = {
+    modality.IMAGES.name: Scorer(model=score_images, real=real_images),
+    modality.CONTINUOUS.name: Scorer(model=score_continuous, real=real_continuous),
+    modality.TEXT.name: Scorer(model=score_text, real=real_text),
+    modality.MUSIC.name: Scorer(model=score_music, real=real_music),
+}
+
+
+def score_model(model: GenerativeModel, data: Prepared, samples: dict[str, torch.Tensor], setting: Setting) -> dict:
+    """Every metric of a model, as its kind of data is scored."""
+    return SCORERS[data.modality.name].model(model, data, samples, setting)
+
+
+def score_real(data: Prepared, setting: Setting) -> dict:
+    """Every metric of the real reference row, as its kind of data is scored."""
+    return SCORERS[data.modality.name].real(data, setting)

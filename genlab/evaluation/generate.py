@@ -1,19 +1,26 @@
 """Samples and pictures from a trained model: the sample array, a grid, reconstructions, interpolations;
-for text a readable samples.txt, for music MIDI files, a piano-roll grid and WAV audio."""
+for continuous values a histogram; for text a readable samples.txt, for music MIDI files, a
+piano-roll grid and WAV audio. ``WRITERS``, at the end, says which function writes the samples
+of each kind of data (``genlab.data.modality``).
+"""
 
 from __future__ import annotations
 
 import math
 from pathlib import Path
+from typing import Callable
 
 import torch
 
+from genlab import paths
+from genlab.config.params import GenerateParams
+from genlab.data import midi, modality
 from genlab.data.images import image_grid
+from genlab.data.prepare import Prepared
+from genlab.data.text import Vocab
 from genlab.io import atomic_file, write_npz
 from genlab.metrics.samples import histogram
-from genlab.data import midi
 from genlab.models.base import GenerativeModel, MusicModel, SequenceModel
-from genlab.data.text import Vocab
 
 
 def save_grid(images: torch.Tensor, n_levels: int, path: str | Path, nrow: int) -> None:
@@ -30,28 +37,37 @@ def draw_samples(
 
 
 @torch.no_grad()
-def generate_outputs(model: GenerativeModel, test: torch.Tensor, params, generator: torch.Generator, out: Path) -> dict:
-    """Write samples.npz and samples.png and, where the model has them, a grid per alternative
-    sampler, reconstructions.png and interpolation.png.
-
-    samples.npz holds ``x``; for a model with several samplers (``model.samplers``) also
-    ``x_<name>`` for each, ``x`` being the draws of the one ``params.sampler`` names.
-    """
-    if model.samplers:  # each sampler once; `x` is the configured one's draws
+def draw_all(model: GenerativeModel, params: GenerateParams, generator: torch.Generator, out: Path) -> dict[str, torch.Tensor]:
+    """Draw the samples and write samples.npz: ``x`` and, for a model with several samplers
+    (``model.samplers``), ``x_<name>`` for each, ``x`` being the draws of the one
+    ``params.sampler`` names (each sampler draws once)."""
+    if model.samplers:
         arrays = {f"x_{name}": draw_samples(model, params.n_samples, generator, name) for name in model.samplers}
-        samples = arrays[f"x_{model.default_sampler}"]
-        arrays = {"x": samples, **arrays}
+        arrays = {"x": arrays[f"x_{model.default_sampler}"], **arrays}
     else:
-        samples = draw_samples(model, params.n_samples, generator)
-        arrays = {"x": samples}
-    write_npz(out / "samples.npz", **{k: v.numpy() for k, v in arrays.items()})
-    if model.n_levels == 0:  # continuous values: a histogram against the test values, no pictures
-        rows = histogram(samples.flatten(1).numpy(), test.flatten(1).numpy())
-        with atomic_file(out / "histogram.csv") as tmp:
-            tmp.write_text("value,real,generated\n" + "".join(f"{r['value']:.6g},{r['real']:.6g},{r['generated']:.6g}\n" for r in rows))
-        return {"n_samples": len(samples), "files": ["samples.npz", "histogram.csv"]}
+        arrays = {"x": draw_samples(model, params.n_samples, generator)}
+    write_npz(out / paths.SAMPLES_FILE, **{k: v.numpy() for k, v in arrays.items()})
+    return arrays
+
+
+@torch.no_grad()
+def generate_values(model: GenerativeModel, data: Prepared, params: GenerateParams, generator: torch.Generator, out: Path) -> dict:
+    """Continuous values: samples.npz and histogram.csv, the generated values against the test values."""
+    samples = draw_all(model, params, generator, out)["x"]
+    rows = histogram(samples.flatten(1).numpy(), data.test.x.flatten(1).numpy())
+    with atomic_file(out / "histogram.csv") as tmp:
+        tmp.write_text("value,real,generated\n" + "".join(f"{r['value']:.6g},{r['real']:.6g},{r['generated']:.6g}\n" for r in rows))
+    return {"n_samples": len(samples), "files": [paths.SAMPLES_FILE, "histogram.csv"]}
+
+
+@torch.no_grad()
+def generate_images(model: GenerativeModel, data: Prepared, params: GenerateParams, generator: torch.Generator, out: Path) -> dict:
+    """Images: samples.npz and samples.png and, where the model has them, a grid per alternative
+    sampler, reconstructions.png (test images above their reconstructions) and interpolation.png."""
+    arrays = draw_all(model, params, generator, out)
+    samples, test = arrays["x"], data.test.x
     n_grid = min(params.grid_size, len(samples))
-    written = ["samples.npz"]
+    written = [paths.SAMPLES_FILE]
     for key, images in arrays.items():
         if key == f"x_{model.default_sampler}":
             continue  # the same images as samples.png
@@ -84,9 +100,12 @@ def write_figures(model: GenerativeModel, meta: dict, out: Path) -> list[str]:
 
 
 @torch.no_grad()
-def generate_text(model: SequenceModel, meta: dict, params, generator: torch.Generator, out: Path, chunk: int = 1000) -> dict:
+def generate_text(
+    model: SequenceModel, data: Prepared, params: GenerateParams, generator: torch.Generator, out: Path, chunk: int = 1000
+) -> dict:
     """samples.npz (``x``: (n_samples, length) codes, the prompt excluded) and samples.txt, every
     sample under a header line, prompt first; plus the model's figures."""
+    meta = data.meta
     vocab = Vocab.of_meta(meta)
     prompt = torch.from_numpy(vocab.encode(params.prompt))
     n = params.n_samples
@@ -94,13 +113,13 @@ def generate_text(model: SequenceModel, meta: dict, params, generator: torch.Gen
         model.sample_stream(min(chunk, n - i), params.length, generator, params.temperature, prompt).cpu()
         for i in range(0, n, chunk)
     ])
-    write_npz(out / "samples.npz", x=samples.numpy().astype(vocab.dtype()))
+    write_npz(out / paths.SAMPLES_FILE, x=samples.numpy().astype(vocab.dtype()))
     shown = vocab.decode(prompt.numpy())
-    with atomic_file(out / "samples.txt") as tmp:
+    with atomic_file(out / paths.SAMPLES_TEXT_FILE) as tmp:
         with open(tmp, "w", encoding="utf-8") as fh:
             for i, s in enumerate(samples.numpy()):
                 fh.write(f"=== sample {i + 1} of {n} (temperature {params.temperature:g}) ===\n{shown}{vocab.decode(s)}\n\n")
-    return {"n_samples": n, "files": ["samples.npz", "samples.txt", *write_figures(model, meta, out)]}
+    return {"n_samples": n, "files": [paths.SAMPLES_FILE, paths.SAMPLES_TEXT_FILE, *write_figures(model, meta, out)]}
 
 
 N_AUDIO = 4  # samples rendered as WAV
@@ -109,17 +128,19 @@ ROLLS_SHOWN = 16  # piano rolls in samples.png, at most
 
 
 @torch.no_grad()
-def generate_music(model: MusicModel, meta: dict, params, generator: torch.Generator, out: Path, chunk: int = 1000) -> dict:
+def generate_music(
+    model: MusicModel, data: Prepared, params: GenerateParams, generator: torch.Generator, out: Path, chunk: int = 1000
+) -> dict:
     """samples.npz (``x``: (n_samples, length, K) uint8 piano rolls), every sample as a MIDI file
     (midi/sample_0001.mid, ...), samples.png (the first rolls' first 128 frames) and WAV audio of
     the first few samples (audio/sample_0001.wav, ...; sine tones, at most 30 s each), played at
     ``steps_per_beat`` frames per quarter note and 120 quarter notes a minute."""
-    n, steps = params.n_samples, int(meta.get("steps_per_beat", 1))
+    n, steps = params.n_samples, int(data.meta.get("steps_per_beat", 1))
     samples = torch.cat([
         model.sample_pieces(min(chunk, n - i), params.length, generator, params.temperature).cpu()
         for i in range(0, n, chunk)
     ]).numpy()
-    write_npz(out / "samples.npz", x=samples)
+    write_npz(out / paths.SAMPLES_FILE, x=samples)
     (out / "midi").mkdir()
     (out / "audio").mkdir()
     width = len(str(n))
@@ -129,4 +150,20 @@ def generate_music(model: MusicModel, meta: dict, params, generator: torch.Gener
         midi.write_wav(out / "audio" / f"sample_{i:0{width}d}.wav", roll, steps, max_seconds=AUDIO_SECONDS)
     shown = min(params.grid_size, ROLLS_SHOWN, n)
     midi.pianoroll_grid(samples[:shown], ncol=min(4, shown)).save(out / "samples.png", format="png")
-    return {"n_samples": n, "files": ["samples.npz", f"midi/ ({n} files)", f"audio/ ({min(n, N_AUDIO)} files)", "samples.png"]}
+    return {"n_samples": n, "files": [paths.SAMPLES_FILE, f"midi/ ({n} files)", f"audio/ ({min(n, N_AUDIO)} files)", "samples.png"]}
+
+
+# -- what writes the samples of each kind of data --------------------------------------
+Writer = Callable[[GenerativeModel, Prepared, GenerateParams, torch.Generator, Path], dict]  # -> n_samples, files
+
+WRITERS: dict[str, Writer] = {
+    modality.IMAGES.name: generate_images,
+    modality.CONTINUOUS.name: generate_values,
+    modality.TEXT.name: generate_text,
+    modality.MUSIC.name: generate_music,
+}
+
+
+def generate(model: GenerativeModel, data: Prepared, params: GenerateParams, generator: torch.Generator, out: Path) -> dict:
+    """Write the samples of ``model`` into ``out`` as its kind of data has them; return how many and which files."""
+    return WRITERS[data.modality.name](model, data, params, generator, out)

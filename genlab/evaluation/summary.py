@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pandas as pd
 
+from genlab import paths
 from genlab.errors import GenlabError
-from genlab.io import atomic_file
+from genlab.io import atomic_file, write_json
 
 COLUMNS = [
     "nll", "nll_stderr", "bits_per_dim", "fid", "kid", "precision", "recall", "density", "coverage",
@@ -40,11 +41,25 @@ def summary_table(metrics_dir: str | Path, models: list[str], real: str | Path) 
     return table.sort_values("nll", na_position="last", kind="stable") if "nll" in table else table
 
 
+HEADLINE = ("nll", "fid")  # each model's headline metrics: what `make exp-show` shows per experiment
+
+
+def headline(table: pd.DataFrame) -> dict:
+    """{row: {metric: value}} of the headline metrics each row has (a GAN has no nll, text no fid):
+    short column names (``vae.nll``) for ``dvc exp show``, whose full names would not fit a terminal."""
+    out = {}
+    for name, row in table.iterrows():
+        values = {m: float(row[m]) for m in HEADLINE if m in row and pd.notna(row[m])}
+        if values:
+            out[str(name)] = values
+    return out
+
+
 def sample_excerpts(samples_dir: str | Path, models: list[str], lines: int = 4) -> dict[str, str]:
-    """The first lines of each model's first text sample (``samples/<model>/samples.txt``), where there is one."""
+    """The first lines of each model's first text sample (``<samples_dir>/<model>/samples.txt``), where there is one."""
     out = {}
     for name in models:
-        path = Path(samples_dir) / name / "samples.txt"
+        path = Path(samples_dir) / name / paths.SAMPLES_TEXT_FILE
         if path.exists():
             with open(path, encoding="utf-8") as fh:
                 head = [fh.readline() for _ in range(lines + 1)][1:]  # under the header line
@@ -52,14 +67,17 @@ def sample_excerpts(samples_dir: str | Path, models: list[str], lines: int = 4) 
     return out
 
 
-def write_summary(table: pd.DataFrame, csv_path: str | Path, md_path: str | Path, excerpts: dict[str, str] | None = None) -> str:
+def write_summary(table: pd.DataFrame, csv_path: str | Path, md_path: str | Path, excerpts: dict[str, str] | None = None,
+                  headline_path: str | Path | None = None) -> str:
     with atomic_file(csv_path) as tmp:
         table.to_csv(tmp, float_format="%.6g")
+    if headline_path is not None:
+        write_json(headline_path, headline(table))
     shown = table.astype(object).where(table.notna(), None)  # blank, not "nan", where a metric is undefined
     markdown = shown.to_markdown(floatfmt=".4g", missingval="") + "\n"
     for name, text in (excerpts or {}).items():
         fence = "~~~~" if "```" in text else "```"
-        markdown += f"\n{name} (the first lines of samples/{name}/samples.txt):\n\n{fence}text\n{text}\n{fence}\n"
+        markdown += f"\n{name} (the first lines of {paths.samples_text(name)}):\n\n{fence}text\n{text}\n{fence}\n"
     with atomic_file(md_path) as tmp:
         tmp.write_text(markdown)
     return markdown

@@ -1,8 +1,8 @@
 """A generative adversarial network (Goodfellow et al. 2014) for any image size.
 
-The generator maps Gaussian noise to a continuous image in [0, 1]; a sample is quantised
+The generator maps Gaussian noise to a continuous image in [0, 1]; a sample is quantized
 to the data's levels (level = floor(value * L)). The discriminator sees real images
-dequantised the same way ((x + u) / L, u ~ U(0, 1)), so it cannot tell real from fake by
+dequantized the same way ((x + u) / L, u ~ U(0, 1)), so it cannot tell real from fake by
 the grid of values alone. Losses: non-saturating (default) or hinge; Adam with beta1 = 0.5;
 optional spectral normalisation in the discriminator; an exponential moving average (EMA)
 of the generator's weights is what samples. The kept checkpoint is the one with the lowest
@@ -23,7 +23,7 @@ from torch import nn
 
 from genlab.errors import GenlabError
 from genlab.metrics.samples import fid
-from genlab.training import distributed
+from genlab.runtime import world
 from genlab.data import noise
 from genlab.data.images import image_grid
 from genlab.models.base import GenerativeModel
@@ -101,9 +101,9 @@ class GAN(GenerativeModel):
                 make_adam(self.generator.parameters(), self.params, betas)]
 
     def begin_fit(self, train: torch.Tensor | None) -> None:
-        """The training noise (latent draws, dequantisation) comes from one seeded generator on the
+        """The training noise (latent draws, dequantization) comes from one seeded generator on the
         model's device (made again here, after the stage has moved the model)."""
-        rank = distributed.world()[0]  # each process of a distributed run draws its own noise
+        rank = world()[0]  # each process of a distributed run draws its own noise
         self.__dict__["noise"] = torch.Generator(device=self.device).manual_seed(self.params.seed + 2 + 1_000_003 * rank)
 
     def training_state(self) -> dict:
@@ -125,7 +125,7 @@ class GAN(GenerativeModel):
         discriminator = self.__dict__.get("_ddp_d", self.discriminator)
         z = torch.randn(len(x), self.params.latent_dim, generator=self.noise, device=x.device)
         fake = generator(z)
-        real = noise.dequantise_levels(x, self.n_levels, self.noise)
+        real = noise.dequantize_levels(x, self.n_levels, self.noise)
         real_logits, fake_logits = discriminator(torch.cat([real, fake.detach()])).split(len(x))  # one pass
         loss_d = check_finite(d_loss(real_logits, fake_logits, kind), "discriminator loss")
         opt_d.zero_grad(set_to_none=True)
@@ -162,19 +162,19 @@ class GAN(GenerativeModel):
         """A grid of the EMA generator's images from the same fixed noise every time."""
         was_training = self.training
         self.eval()
-        images = self.quantise(self.ema_generator(self.fixed_z.to(self.device)))
+        images = self.quantize(self.ema_generator(self.fixed_z.to(self.device)))
         self.train(was_training)
         return image_grid(images, self.n_levels)
 
     # -- sampling ---------------------------------------------------------------
-    def quantise(self, images: torch.Tensor) -> torch.Tensor:
+    def quantize(self, images: torch.Tensor) -> torch.Tensor:
         return (images * self.n_levels).floor().clamp(0, self.n_levels - 1).to(torch.uint8)
 
     @torch.no_grad()
     def sample(self, n: int, generator: torch.Generator, sampler: str | None = None) -> torch.Tensor:
         self.eval()
         z = torch.randn((n, self.params.latent_dim), generator=generator, device=generator.device).to(self.device)
-        return self.quantise(self.ema_generator(z))
+        return self.quantize(self.ema_generator(z))
 
     @torch.no_grad()
     def interpolation_strip(self, test: torch.Tensor, rows: int, steps: int, generator: torch.Generator) -> torch.Tensor:

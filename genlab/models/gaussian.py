@@ -1,4 +1,4 @@
-"""A fitted Gaussian: the article's normal distribution, for continuous values (tables, 1-D data).
+"""A fitted Gaussian: the multivariate normal distribution, for continuous values (tables, 1-D data).
 
 Maximum-likelihood mean and covariance of the training values (with a small ridge on the
 diagonal so the covariance stays positive definite); the test log-density is exact.

@@ -1,4 +1,4 @@
-"""Independent symbols: one categorical per pixel, the article's "probability distribution".
+"""Independent symbols: one categorical distribution per pixel, the simplest model of the data.
 
 Images: p(x) = prod_d theta_d[x_d]; text: p(x) = prod_t theta[x_t], one categorical over
 characters at every position; music: p(frame) = prod_k q_k^x_k (1 - q_k)^(1 - x_k), a

@@ -1,4 +1,4 @@
-"""A Markov chain over pixels in raster order: the article's state transition matrix.
+"""A Markov chain over pixels in raster order: the textbook state transition matrix, one per position.
 
 With ``context: previous`` the state is the previous pixel in raster order, and the model
 is p(x) = prod_t P_t[x_{t-1}, x_t], one transition matrix p_ij = P(X_t = j | X_{t-1} = i)
@@ -8,11 +8,11 @@ image. Counts are smoothed additively; the likelihood is exact.
 
 Text (``MarkovText``): an order-``order`` chain over characters, P(x_t | the ``order``
 characters before it), with interpolated modified Kneser-Ney smoothing or additive
-smoothing (``genlab.models._ngram``). Order 1 is the article's transition matrix
+smoothing (``genlab.models._ngram``). Order 1 is the textbook transition matrix
 p_ij = P(X_t+1 = j | X_t = i), drawn as ``transitions.png``; for a higher order the picture
 shows the training text's transition frequencies, which the chain refines with more history.
 
-Music (``MarkovMusic``): the article's transition matrix over chords. Every distinct frame
+Music (``MarkovMusic``): a transition matrix over chords. Every distinct frame
 of the training pieces is a state; P(chord_t | the ``order`` chords before it in its piece)
 is the same Kneser-Ney (or additive) estimator over chord codes, each piece led by ``order``
 start symbols (so no counted n-gram spans two pieces), so transitions back off to shorter histories and finally to the chords' unigram

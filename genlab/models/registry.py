@@ -2,7 +2,7 @@
 
 A model is one module ``genlab/models/<name>.py`` that defines ``MODEL``: a ``GenerativeModel``
 subclass, or a tuple of them when the model has one implementation per kind of data (the
-article's Markov chain is one concept over pixels, characters or chords). Each class says
+textbook Markov chain is one concept over pixels, characters or chords). Each class says
 which modalities it models (``modalities``) and carries the model's params section
 (``Params``, the same for every implementation). Nothing else lists models: the params
 schema, the stages, the summary and the docs all ask this module, which imports a model's
@@ -23,7 +23,6 @@ PACKAGE = "genlab.models"
 FOLDER = Path(__file__).parent
 NOT_MODELS = {"base", "registry"}  # modules of genlab/models that are not models (nor are private ones, "_name")
 RESERVED = {"real", "classifier", "summary"}  # names the pipeline uses for other rows and stages
-CHECKPOINT = "model.pt"
 
 
 def names() -> list[str]:

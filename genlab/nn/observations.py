@@ -21,7 +21,7 @@ LOG_2PI = math.log(2 * math.pi)
 
 # Above this many levels "auto" takes the discretised logistic instead of the L-way categorical.
 # Measured (docs/data.md, "8-bit images"): at 17 levels the logistic bound is lower (digits: test 83.1
-# against 91.8 nats; Fashion-MNIST quantised to 17 levels: 1.95 against 1.97 bits/dim on
+# against 91.8 nats; Fashion-MNIST quantized to 17 levels: 1.95 against 1.97 bits/dim on
 # validation) and a training step 3.7 times faster; at 256 levels the categorical is 45 times
 # slower. Below 17 levels nothing was measured, and the categorical, which assumes no order of
 # the levels, stays.

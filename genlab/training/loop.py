@@ -51,33 +51,33 @@ def lr_schedule(opt: torch.optim.Optimizer, p) -> torch.optim.lr_scheduler.LRSch
     return torch.optim.lr_scheduler.LambdaLR(opt, lambda e: 1.0)
 
 
-def dynamic_binariser(grey_levels: int):
-    """A batch transform: fresh Bernoulli pixels from grey images, every time (dynamic binarisation)."""
+def dynamic_binarizer(grey_levels: int):
+    """A batch transform: fresh Bernoulli pixels from grey images, every time (dynamic binarization)."""
 
     def transform(batch: tuple, generator: torch.Generator) -> tuple:
         x, *rest = batch
-        return (noise.binarise(x, grey_levels, generator), *rest)
+        return (noise.binarize(x, grey_levels, generator), *rest)
 
     return transform
 
 
-def dequantiser(columns: list[int]):
+def dequantizer(columns: list[int]):
     """A batch transform: fresh uniform noise U(0, 1) on the integer columns, every time."""
 
     def transform(batch: tuple, generator: torch.Generator) -> tuple:
         x, *rest = batch
-        return (noise.dequantise(x, columns, generator), *rest)
+        return (noise.dequantize(x, columns, generator), *rest)
 
     return transform
 
 
 def fresh_training_data(data) -> tuple | None:
-    """(training tensor, batch transform) where every epoch sees fresh noise (dynamic binarisation,
-    dequantisation), else None; ``data`` is a ``genlab.data.prepare.Prepared``."""
+    """(training tensor, batch transform) where every epoch sees fresh noise (dynamic binarization,
+    dequantization), else None; ``data`` is a ``genlab.data.prepare.Prepared``."""
     if data.meta.get("binarize") == "dynamic":
-        return data.train.x_grey, dynamic_binariser(data.meta["grey_levels"])
+        return data.train.x_grey, dynamic_binarizer(data.meta["grey_levels"])
     if data.meta.get("dequantized_columns"):
-        return data.train.x_int, dequantiser(data.meta["dequantized_columns"])
+        return data.train.x_int, dequantizer(data.meta["dequantized_columns"])
     return None
 
 
@@ -91,7 +91,7 @@ def fit_gradient(
     into batches together; ``model.params`` holds the ``GradientParams``; the loop calls
     the ``Trainable`` hooks (``make_optimizers``, ``train_step``, ``validation_score``,
     ``snapshot``). ``transform(batch, generator)``, if given, remakes every training batch
-    (dynamic binarisation, dequantisation). ``checkpoint`` (a ``genlab.training.resume.Checkpointer``)
+    (dynamic binarization, dequantization). ``checkpoint`` (a ``genlab.training.resume.Checkpointer``)
     saves a resumable state at epoch boundaries; ``resume``, such a state, continues a killed
     run from the epoch after the one it saved, exactly as if it had never stopped.
     """
@@ -240,7 +240,7 @@ def train_model(
     """Fit any model: the shared gradient loop with DVCLive curves, or the model's closed-form ``fit``.
 
     ``fresh`` = (training tensor, batch transform), from ``fresh_training_data``: the
-    gradient loop then trains on fresh binarisations or dequantisations every epoch, while
+    gradient loop then trains on fresh binarizations or dequantizations every epoch, while
     closed-form fits and ``finish_fit`` use ``train``, the one seeded draw. ``checkpoint`` (a
     ``genlab.training.resume.Checkpointer``): resume from its saved state if it has one, save one as
     training goes.

@@ -4,12 +4,14 @@ The training loop (``genlab.training.loop``) saves everything the rest of the ru
 epoch boundary, at most every ``checkpoint_every`` seconds: the weights, every optimiser's and
 schedule's state, the best weights so far, the epoch, every random generator's state and the
 DVCLive files logged so far. The state lives beside the stage's output folder, not in it
-(``models/.vae.resume.pt`` for ``models/vae``: DVC deletes a stage's outputs before running it,
-git and DVC ignore the file), and is keyed by a hash of everything the result depends on (the
+(``models/.vae.resume.pt`` for ``models/vae``: DVC deletes a stage's outputs before running it;
+git ignores the file), and is keyed by a hash of everything the result depends on (the
 stage, its params, the prepared data, the code of genlab and the stages, PyTorch's version,
 the number of processes), so a state made with other params, data or code is never resumed.
 On the CPU a resumed run is byte-identical to one that was never interrupted. The stage
-deletes the state once its outputs are in place.
+deletes the state once its outputs are in place; a state beside an output that is in place
+without it (DVC restored the stage from its run-cache) is stale, and the next stage to run, or
+the tidy stage, deletes it (``genlab.io.tidy``).
 """
 
 from __future__ import annotations
