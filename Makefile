@@ -14,7 +14,7 @@ PLOTS_TEMPLATE := .dvc/plots_template.html
 BASE   ?= main
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: install browser repro report pr-comment test test-fast lint gpu-check gpu-wheels bench bench-mnist bench-8bit bench-text bench-music bench-resume clean-venv
+.PHONY: install browser repro report pr-comment exp-show test test-fast lint gpu-check gpu-wheels bench bench-mnist bench-8bit bench-text bench-music bench-resume clean-venv
 
 install: $(STAMP) $(PLOTS_TEMPLATE)
 
@@ -47,6 +47,11 @@ repro: install
 # The workspace against BASE (a commit, branch, tag or experiment name): report/index.html, report/report.md.
 report: install
 	$(RUN) python -m genlab.report --base $(BASE)
+
+# The experiments in a terminal: one row each, the params that differ, each model's nll and fid
+# (dvc exp show --only-changed, cut by genlab/report/experiments.py; more dvc exp show options in ARGS).
+exp-show: install
+	$(RUN) python -m genlab.report.experiments $(ARGS)
 
 # Post report/report.md on pull request PR, or update the comment an earlier run posted (GitHub CLI).
 pr-comment: install

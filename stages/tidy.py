@@ -4,7 +4,7 @@ A stage killed half-way leaves hidden siblings of its outputs (a temporary folde
 training state); its next run deletes them. But when `dvc repro` restores the stage from DVC's
 run-cache, its code never runs. Every stage tidies the output folders before its own work
 (genlab.cli.run); this stage does it when no other stage runs: it depends on the output folders
-(data, models, samples, metrics), which DVC sees changed when a killed run left something there
+(data, samples, metrics), which DVC sees changed when a killed run left something there
 (at least its marker, data/.running-<pid>.tmp). What belongs to an output that is not in place
 (a killed training waiting to resume) is kept.
 """

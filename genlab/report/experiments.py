@@ -35,10 +35,13 @@ def drop_pattern(params_file: str | Path = "params.yaml", rows: list[str] | None
             rows = list(json.loads(Path(HEADLINE_FILE).read_text()))
         except (OSError, ValueError):
             rows = []
-    sections = "|".join(re.escape(k) for k in params) or "(?!)"
+    sections = "|".join(re.escape(k) for k, v in params.items() if isinstance(v, dict)) or "(?!)"
+    scalars = "|".join(re.escape(k) for k, v in params.items() if not isinstance(v, dict)) or "(?!)"
     headline = "|".join(re.escape(r) for r in rows) or "(?!)"
     metrics = "|".join(HEADLINE)
-    return rf"^(?!Experiment$|(params\.yaml:)?({sections})(\.|$)|({headline})\.({metrics})$)"
+    # a section's keys are `vae.lr`; a top-level value is its name alone (a dep named like a
+    # section, the tidy stage's `data`, is dropped)
+    return rf"^(?!Experiment$|(params\.yaml:)?(({sections})\.|({scalars})$)|({headline})\.({metrics})$)"
 
 
 def command(extra: list[str]) -> list[str]:
