@@ -24,7 +24,7 @@ def run_stages(folder: Path, params_file: str = "params.yaml") -> dict:
     in DVC's order; writes ``folder/run.json`` (wall time per stage, machine) and returns it."""
     os.chdir(folder)
     params = load_params(params_file)
-    ns = lambda **kw: argparse.Namespace(params=params_file, **kw)  # noqa: E731
+    ns = lambda **kw: argparse.Namespace(params=params_file, **kw)
     times = {}
 
     def timed(name, fn, **kw):

@@ -1,6 +1,6 @@
 """Every path the pipeline writes, written once: relative to the repository root, where DVC runs
 the stages. ``dvc.yaml`` declares the same paths as each stage's deps and outs (DVC reads only its
-own file); tests/test_dvc_yaml.py checks that each path here is an output of exactly one stage
+own file); tests/unit/test_dvc_yaml.py checks that each path here is an output of exactly one stage
 there, that every output there is a path here, and that each path a stage script uses is among
 its stages' deps or outputs, so the two cannot drift.
 

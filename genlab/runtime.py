@@ -12,7 +12,6 @@ import torch
 
 from genlab.errors import GenlabError
 
-
 # cuBLAS is deterministic only with a fixed workspace, set before its first call (PyTorch's
 # reproducibility notes); harmless on the CPU.
 os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")

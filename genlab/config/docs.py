@@ -21,7 +21,7 @@ from genlab.models import registry
 
 HEADER = """\
 # genlab pipeline params, generated from the schema by `python -m genlab.config.docs params`
-# (change values with `dvc exp run -S key=value`; tests/test_docs.py checks that the committed
+# (change values with `dvc exp run -S key=value`; tests/unit/test_docs.py checks that the committed
 # file is exactly the generated one, so the defaults are stated once, in the schema).
 # Each section is read by the stages named beside it, and each stage depends on its whole
 # sections, so `dvc exp run -S vae.lr=1e-4` reruns only the VAE's stages. Every key is

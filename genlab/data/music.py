@@ -33,9 +33,9 @@ import numpy as np
 import torch
 
 import genlab.data.midi
-from genlab.nn.discrete import draw
-from genlab.io import atomic_dir, write_json, write_npz
 from genlab.data.midi import KEYS, LOWEST, MusicError, read_midi
+from genlab.io import atomic_dir, write_json, write_npz
+from genlab.nn.discrete import draw
 
 SPLITS = ("train", "val", "test")
 JSON_SPLITS = {"train": ("train",), "val": ("valid", "val"), "test": ("test",)}

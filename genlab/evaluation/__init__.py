@@ -1,0 +1,1 @@
+"""The library side of the classifier, generate, evaluate and summary stages."""

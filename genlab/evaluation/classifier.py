@@ -16,8 +16,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from genlab.io import building_from, load_checkpoint, save_checkpoint
 from genlab.config.params import ClassifierParams
+from genlab.io import building_from, load_checkpoint, save_checkpoint
 from genlab.models.base import Trainable
 
 

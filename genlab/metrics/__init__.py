@@ -1,0 +1,1 @@
+"""Sample metrics as pure functions: images and values (samples), text, music."""

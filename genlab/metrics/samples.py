@@ -101,7 +101,7 @@ def density_coverage(real: np.ndarray, fake: np.ndarray, k: int = 5) -> tuple[fl
 
 def memorisation(samples: torch.Tensor, train: torch.Tensor, test: torch.Tensor) -> dict:
     """Pixel space: median nearest-train distance of samples over that of test images, and exact copies."""
-    flat = lambda t: t.reshape(len(t), -1).numpy().astype(np.float32)  # noqa: E731
+    flat = lambda t: t.reshape(len(t), -1).numpy().astype(np.float32)
     nn_train = NearestNeighbors(n_neighbors=1).fit(flat(train))
     d_samples = nn_train.kneighbors(flat(samples))[0][:, 0]
     d_test = nn_train.kneighbors(flat(test))[0][:, 0]

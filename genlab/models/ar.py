@@ -28,15 +28,13 @@ import torch.nn.functional as F
 from pydantic import Field
 from torch import nn
 
-from genlab.nn.discrete import draw
+from genlab.config.schema import GradientParams
+from genlab.data.music import ChordEscape, piece_starts
 from genlab.errors import GenlabError, TooShort
 from genlab.models.base import MusicModel, SequenceModel
-from genlab.data.music import ChordEscape, piece_starts
-from genlab.config.schema import GradientParams
+from genlab.nn.discrete import draw
 from genlab.nn.optim import check_finite, make_adam
 from genlab.nn.sequence import NETS
-
-
 
 
 class AdamWClipped:

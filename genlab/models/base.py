@@ -30,11 +30,10 @@ from typing import ClassVar
 
 import torch
 
-from genlab.nn.discrete import draw
 from genlab.config.schema import GradientParams, Section
+from genlab.nn.discrete import draw
 from genlab.nn.optim import check_finite, make_adam
 from genlab.runtime import all_sum, world
-
 
 Tensors = torch.Tensor | tuple[torch.Tensor, ...]
 

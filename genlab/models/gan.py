@@ -21,15 +21,15 @@ import torch.nn.functional as F
 from pydantic import Field
 from torch import nn
 
-from genlab.errors import GenlabError
-from genlab.metrics.samples import fid
-from genlab.runtime import world
+from genlab.config.schema import GradientParams
 from genlab.data import noise
 from genlab.data.images import image_grid
+from genlab.errors import GenlabError
+from genlab.metrics.samples import fid
 from genlab.models.base import GenerativeModel
 from genlab.nn.nets import decoder, encoder, spectral_norm
-from genlab.config.schema import GradientParams
 from genlab.nn.optim import check_finite, make_adam
+from genlab.runtime import world
 
 
 def d_loss(real_logits: torch.Tensor, fake_logits: torch.Tensor, kind: str) -> torch.Tensor:
@@ -49,7 +49,7 @@ def g_loss(fake_logits: torch.Tensor, kind: str) -> torch.Tensor:
 class Generator(nn.Module):
     def __init__(self, p: "GAN.Params", shape):
         super().__init__()
-        act = lambda: nn.LeakyReLU(0.2)  # noqa: E731
+        act = lambda: nn.LeakyReLU(0.2)
         self.net = decoder(p.arch, p.latent_dim, shape, 1, list(p.hidden), p.conv_width, act)
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:

@@ -9,8 +9,8 @@ from __future__ import annotations
 import torch
 from pydantic import Field
 
-from genlab.models.base import GenerativeModel
 from genlab.config.schema import Section
+from genlab.models.base import GenerativeModel
 
 
 class Gaussian(GenerativeModel):

@@ -11,10 +11,10 @@ from __future__ import annotations
 import torch
 from pydantic import Field
 
+from genlab.config.schema import Section
+from genlab.data.music import bernoulli_fit, bernoulli_log_prob
 from genlab.models.base import GenerativeModel, MusicModel, SequenceModel
 from genlab.nn.discrete import draw, smoothed_log_probs
-from genlab.data.music import bernoulli_fit, bernoulli_log_prob
-from genlab.config.schema import Section
 
 
 class Independent(GenerativeModel):

@@ -26,17 +26,16 @@ from __future__ import annotations
 from typing import Literal, Optional
 
 import numpy as np
-
 import torch
 from pydantic import Field
 
-from genlab.errors import GenlabError
-from genlab.data.images import heatmap
-from genlab.models.base import GenerativeModel, MusicModel, SequenceModel
-from genlab.data.music import ChordEscape
-from genlab.models._ngram import NGram, fit_ngram
-from genlab.nn.discrete import draw, smoothed_log_probs
 from genlab.config.schema import Section
+from genlab.data.images import heatmap
+from genlab.data.music import ChordEscape
+from genlab.errors import GenlabError
+from genlab.models._ngram import NGram, fit_ngram
+from genlab.models.base import GenerativeModel, MusicModel, SequenceModel
+from genlab.nn.discrete import draw, smoothed_log_probs
 
 
 class Markov(GenerativeModel):

@@ -12,9 +12,9 @@ import math
 import torch
 from pydantic import Field
 
+from genlab.config.schema import Section
 from genlab.models.base import GenerativeModel
 from genlab.nn.discrete import draw, smoothed_log_probs
-from genlab.config.schema import Section
 
 
 class Mixture(GenerativeModel):

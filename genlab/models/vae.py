@@ -22,11 +22,11 @@ import numpy as np
 import torch
 from pydantic import Field, field_validator
 
-from genlab.nn import observations
+from genlab.config.schema import GradientParams
 from genlab.errors import GenlabError
 from genlab.models.base import GenerativeModel, nll_summary
+from genlab.nn import observations
 from genlab.nn.nets import decoder, encoder
-from genlab.config.schema import GradientParams
 
 LOG_2PI = math.log(2 * math.pi)
 

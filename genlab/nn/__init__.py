@@ -1,0 +1,1 @@
+"""Building blocks the models share: networks (nets, sequence), observation models, kernels, categorical draws, the optimiser."""

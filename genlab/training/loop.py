@@ -17,11 +17,11 @@ from dataclasses import dataclass
 import torch
 from tqdm import tqdm
 
-from genlab.training import distributed
 from genlab.data import noise
 from genlab.errors import GenlabError
 from genlab.models.base import Tensors, Trainable, _as_tuple, mean_loss  # noqa: F401 (mean_loss: part of the loop's interface)
 from genlab.nn.optim import NonFinite, check_finite, make_adam  # noqa: F401 (re-exported for scripts)
+from genlab.training import distributed
 
 
 class Diverged(GenlabError):

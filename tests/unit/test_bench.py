@@ -1,0 +1,129 @@
+"""The benchmark code runs (tiny sizes; nothing about speed is asserted here: see `make bench`)."""
+
+from bench.run import run, table
+
+KEYS = {
+    "gemm_gflops", "train_images_per_s", "train_fraction_of_peak", "reference_images_per_s",
+    "speedup_vs_reference", "iwae_samples_per_s", "iwae_fraction_of_peak", "repro_noop_s",
+}
+
+
+def test_benchmark_smoke():
+    results = run(gemm_n=64, steps=2, repeats=1, n_images=300, iwae_images=2, k=5, chunk=1, repro=False)
+    assert KEYS <= set(results)
+    assert all(results[k] > 0 for k in KEYS - {"repro_noop_s"})
+    assert results["train_step_mflop_per_image"] == 3 * 2 * (784 * 400 + 400 * 40 + 20 * 400 + 400 * 784) / 1e6
+    assert "speedup_vs_reference" in table(results)
+
+
+def test_text_sweep_marks_the_validation_minimum(tmp_path):
+    """`make bench-text`'s Markov sweep on a small text: one row per (order, discount), the
+    best validation nll marked."""
+    from bench.text import sweep
+    from genlab.config.params import DataParams
+    from genlab.data.prepare import prepare
+
+    (tmp_path / "t.txt").write_text("the cat sat on the mat and the dog ran to the house\n" * 60)
+    prepare(DataParams(source="text", path=str(tmp_path / "t.txt")), tmp_path / "data" / "prepared")
+    rows = [line.split(" | ") for line in sweep(tmp_path).splitlines()[2:]]
+    assert len(rows) == 9 + 4 * 3  # orders 2..10, and three fixed discounts at orders 5..8
+    vals = [float(r[2].split()[0]) for r in rows]
+    assert sum("(best)" in r[2] for r in rows) == 1 and "(best)" in rows[vals.index(min(vals))][2]
+    assert (tmp_path / "sweep.md").read_text().startswith("| markov.order |")
+
+
+def test_music_sweep_marks_the_validation_minimum(tmp_path):
+    """`make bench-music`'s chord-chain sweep on a small JSON of pieces: one row per order, the best
+    validation nll marked."""
+    import json
+
+    from bench.music import ORDERS, sweep
+    from genlab.config.params import DataParams
+    from genlab.data.prepare import prepare
+
+    chords = [[60, 64, 67], [62, 65, 69], [55, 59, 62], [57, 60, 64]]
+    piece = lambda k: [chords[(i * k) % 4] for i in range(12)]
+    (tmp_path / "m.json").write_text(json.dumps({"train": [piece(k) for k in (1, 2, 3)], "valid": [piece(1)], "test": [piece(3)]}))
+    (tmp_path / "params.yaml").write_text("models: [markov]\n")
+    prepare(DataParams(source="pianoroll", path=str(tmp_path / "m.json")), tmp_path / "data" / "prepared")
+    rows = [line.split(" | ") for line in sweep(tmp_path, "params.yaml").splitlines()[2:]]
+    assert len(rows) == len(ORDERS)
+    vals = [float(r[1].split()[0]) for r in rows]
+    assert sum("(best)" in r[1] for r in rows) == 1 and "(best)" in rows[vals.index(min(vals))][1]
+
+
+def test_gpu_check_runs_its_every_step(tmp_path):
+    """`make gpu-check`'s script, on the CPU with tiny configs (what it measures needs a GPU)."""
+
+    from bench.gpu_check import main
+
+    results = main(["--device", "cpu", "--quick", "--work", str(tmp_path), "--skip-mnist"])
+    assert set(results["digits"]) == {"highest", "high"}
+    assert results["digits"]["highest"]["metrics"]["vae"]["nll"] > 0
+    assert "| vae |" in results["digits_table"] and set(results["throughput"]) == {"highest", "high"}
+    assert (tmp_path / "gpu_check.json").exists()
+
+
+def test_results_file_has_the_header_and_the_tables(tmp_path):
+    """Every benchmark's committed record (bench/results.py): title, command, date, wall time,
+    machine (CPU, cores, torch, device), then each table under its heading; written atomically."""
+    import datetime
+    import os
+
+    import torch
+
+    from bench.results import cpu_model, key_value_table, write_results
+
+    when = datetime.datetime(2026, 12, 1, 9, 5, tzinfo=datetime.timezone.utc)
+    table = key_value_table({"gemm_gflops": 184.91, "device": "cpu"})
+    text = write_results(tmp_path / "b" / "results.md", "Speed (`make bench`)", "python -m bench.run",
+                         [("Figures", table), ("Other", "| a |\n|---|\n| 1 |\n")], 2316.4, "cpu", now=when)
+    assert (tmp_path / "b" / "results.md").read_text() == text
+    assert [p.name for p in (tmp_path / "b").iterdir()] == ["results.md"]  # no temporary file left
+    lines = text.splitlines()
+    assert lines[0] == "# Speed (`make bench`)" and "`python -m bench.run`" in lines[2]
+    assert "- date: 2026-12-01 09:05 UTC" in lines
+    assert "- wall time: 38 min 36 s (2,316 s)" in lines
+    machine = next(line for line in lines if line.startswith("- machine: "))
+    assert cpu_model() in machine and f"{os.cpu_count()} cores" in machine
+    assert f"torch {torch.__version__}" in machine and machine.endswith("device cpu")
+    assert "## Figures\n\n| key | value |\n|---|---|\n| `gemm_gflops` | 184.910 |\n| `device` | cpu |\n" in text
+    assert text.endswith("## Other\n\n| a |\n|---|\n| 1 |\n")
+
+
+def test_bench_run_writes_its_results_file(tmp_path):
+    """`make bench`'s script end to end (tiny sizes): the figures in results.json and results.md."""
+    from bench.run import main
+
+    results = main(["--quick", "--out", str(tmp_path / "results.json"), "--results", str(tmp_path / "results.md")])
+    text = (tmp_path / "results.md").read_text()
+    assert text.startswith("# Speed (`make bench`)\n") and "`python -m bench.run --quick --device cpu" in text
+    assert "- wall time: " in text and "device cpu" in text
+    assert f"| `gemm_gflops` | {results['gemm_gflops']:,.3f} |" in text
+    assert (tmp_path / "results.json").exists()
+
+
+def test_pipeline_results_sections(tmp_path):
+    """A pipeline benchmark's results file holds the summary stage's table and each stage's time."""
+    from bench.pipeline import results_sections
+
+    (tmp_path / "metrics").mkdir()
+    (tmp_path / "metrics" / "summary.md").write_text("| model | nll |\n|---|---|\n| vae | 83.92 |\n")
+    run = {"seconds": {"preprocess": 1.5, "train@vae": 2400.0}, "total_seconds": 2401.5}
+    (h1, summary), (h2, stages) = results_sections(tmp_path, run)
+    assert "summary.md" in h1 and "| vae | 83.92 |" in summary
+    assert "| train@vae | 2,400.0 |" in stages and stages.splitlines()[-1] == "| total | 2,401.5 |"
+
+
+def test_resume_keeps_the_committed_record(tmp_path):
+    """`make bench-resume` starts afresh in its folder, but for its results.md."""
+    from bench.resume import clear
+
+    (tmp_path / "models" / "vae").mkdir(parents=True)
+    (tmp_path / "models" / ".vae.resume.pt").write_bytes(b"x")
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "prepared").symlink_to(tmp_path / "models")
+    for name in ("results.md", "result.json", "params.yaml"):
+        (tmp_path / name).write_text(name)
+    clear(tmp_path)
+    assert [p.name for p in tmp_path.iterdir()] == ["results.md"] and (tmp_path / "results.md").read_text() == "results.md"
