@@ -214,14 +214,16 @@ METRICS_OUTRO = """
 data (text: with the first lines of each model's samples). `make repro` prints it, and the
 README shows it for the digits with short column names: `±` is `nll_stderr`, `IS`
 `inception_score`, `classes` `classes_covered`, `nn ratio` `nn_distance_ratio`, `copies`
-`exact_copy_rate`, `n` `n_samples`. [Comparing runs](comparing-runs.md) compares the metrics
-of two revisions or experiments.
+`exact_copy_rate`, `n` `n_samples`. It also writes `metrics/headline.json`: each row's `nll`
+and `fid` where it has them, under short names (`vae.nll`), the columns `make exp-show` shows
+per experiment. [Comparing runs](comparing-runs.md) compares the metrics of two revisions or
+experiments.
 """
 
 
 def params_doc() -> str:
     """docs/params.md, whole."""
-    source = "the descriptions in the schema (genlab/config/params.py, each model's Params) or PARAMS_INTRO in genlab/config/docs.py"
+    source = "the descriptions in the schema (genlab/config/sections.py, each model's Params) or PARAMS_INTRO in genlab/config/docs.py"
     return GENERATED.format(what="params-doc", page="params.md", source=source) + PARAMS_INTRO + params_table()
 
 

@@ -7,6 +7,7 @@ HEAD (and against the experiment by its name), and DVC's own plots page with the
 """
 
 import json
+import re
 import shutil
 
 import pytest
@@ -15,7 +16,7 @@ import yaml
 from browser import blank, open_page
 from genlab.report.compare import fmt
 from genlab.report.markdown import MD_LIMIT
-from helpers import TINY, copy_project, init_repo, set_params, sh
+from helpers import ROOT, TINY, copy_project, exp_run, init_repo, set_params, sh
 
 pytestmark = pytest.mark.slow
 
@@ -122,3 +123,23 @@ def test_a_missing_template_fails_plots_show(repo, env):
     finally:
         template.write_bytes(aside)
     assert proc.returncode != 0 and "plot_divs" in proc.stderr
+
+
+def test_exp_show_fits_120_columns_with_a_row_per_experiment(repo, env):
+    """`make exp-show` (genlab.report.experiments), last in this file: it adds experiments."""
+    headline = json.loads((repo / "metrics/headline.json").read_text())
+    assert set(headline) == {"vae", "gan", "real"} and set(headline["vae"]) == {"nll", "fid"}
+    assert set(headline["gan"]) == {"fid"}  # a GAN has no likelihood
+    exp_run(repo, env, "vae.lr=0.002", "gan.lr=0.0004")
+    exp_run(repo, env, "gan.lr=0.0001")
+    proc = sh(repo, {**env, "COLUMNS": "120"}, "python", "-m", "genlab.report.experiments")
+    lines = proc.stdout.splitlines()
+    assert all(len(line) <= 120 for line in lines), proc.stdout
+    assert "…" not in proc.stdout, proc.stdout  # no column collapsed
+    header = next(line for line in lines if "Experiment" in line).split()
+    for column in ("vae.nll", "vae.fid", "gan.fid", "vae.lr", "gan.lr"):
+        assert column in header, proc.stdout
+    assert not any(c.startswith(("metrics/", "stages/", "genlab/")) or c == "Created" for c in header), header
+    rows = [line for line in lines if re.search(r"[├└]── [0-9a-f]{7}", line)]
+    assert len(rows) == 3, proc.stdout  # lr-up and the two above
+    assert "python -m genlab.report.experiments" in sh(ROOT, env, "make", "-n", "exp-show").stdout  # what make runs
