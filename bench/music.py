@@ -13,11 +13,9 @@ date and the wall time).
 from __future__ import annotations
 
 import argparse
-import time
 from pathlib import Path
 
-from bench.pipeline import results_sections, run_stages, write_table
-from bench.results import duration, write_results
+from bench.pipeline import run_and_sweep, write_table
 from genlab import cli
 from genlab.config.params import load_params
 from genlab.data.prepare import load_prepared
@@ -47,18 +45,8 @@ def sweep(folder: Path, params_file: str) -> str:
 
 
 def main(args: argparse.Namespace) -> None:
-    start = time.perf_counter()
-    run = run_stages(HERE, args.params)
-    print(f"bench-music: {run['total_seconds']:.0f} s; metrics in {HERE / 'metrics'}")
-    t = time.perf_counter()
-    table = sweep(HERE, args.params)
-    swept = time.perf_counter() - t
-    print(table, end="")
-    print(f"sweep: {swept:.0f} s; in {HERE / 'sweep.md'}")
-    sections = results_sections(HERE, run) + [(f"Sweep of the chord chain's order (sweep.md, {duration(swept)})", table)]
-    write_results(HERE / "results.md", "Music benchmark: JSB Chorales (`make bench-music`)",
-                  f"python -m bench.music --params {args.params}", sections, time.perf_counter() - start, run["device"])
-    print(f"results in {HERE / 'results.md'}")
+    run_and_sweep(HERE, "music", args.params, "Music benchmark: JSB Chorales (`make bench-music`)", lambda: sweep(HERE, args.params),
+                  "the chord chain's order")
 
 
 if __name__ == "__main__":

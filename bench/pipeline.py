@@ -10,7 +10,7 @@ from pathlib import Path
 
 import torch
 
-from bench.results import stage_table
+from bench.results import duration, stage_table, write_results
 from genlab import paths
 from genlab.config.params import load_params
 from genlab.io import atomic_file, write_json
@@ -64,3 +64,20 @@ def results_sections(folder: Path, run: dict) -> list[tuple[str, str]]:
     (``folder``/metrics/summary.md, what it printed) and the wall time of each stage."""
     return [("Metrics (metrics/summary.md)", (folder / paths.SUMMARY_MD).read_text()),
             ("Wall time per stage (run.json)", stage_table(run))]
+
+
+def run_and_sweep(folder: Path, name: str, params_file: str, title: str, sweep, sweep_title: str) -> None:
+    """A pipeline benchmark with a sweep (`make bench-text`, `make bench-music`): every stage, then
+    ``sweep()`` (its table, also in ``folder``/sweep.md), then ``folder``/results.md with both."""
+    start = time.perf_counter()
+    run = run_stages(folder, params_file)
+    print(f"bench-{name}: {run['total_seconds']:.0f} s; metrics in {folder / 'metrics'}")
+    t = time.perf_counter()
+    table = sweep()
+    swept = time.perf_counter() - t
+    print(table, end="")
+    print(f"sweep: {swept:.0f} s; in {folder / 'sweep.md'}")
+    sections = results_sections(folder, run) + [(f"Sweep of {sweep_title} (sweep.md, {duration(swept)})", table)]
+    write_results(folder / "results.md", title, f"python -m bench.{name} --params {params_file}", sections,
+                  time.perf_counter() - start, run["device"])
+    print(f"results in {folder / 'results.md'}")

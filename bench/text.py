@@ -11,11 +11,9 @@ committed record bench/text/results.md (those tables, the machine, the date and 
 from __future__ import annotations
 
 import argparse
-import time
 from pathlib import Path
 
-from bench.pipeline import results_sections, run_stages, write_table
-from bench.results import duration, write_results
+from bench.pipeline import run_and_sweep, write_table
 from genlab import cli
 from genlab.data.prepare import load_prepared
 from genlab.models._ngram import NGram, fit_ngram
@@ -47,18 +45,8 @@ def sweep(folder: Path) -> str:
 
 
 def main(args: argparse.Namespace) -> None:
-    start = time.perf_counter()
-    run = run_stages(HERE, args.params)
-    print(f"bench-text: {run['total_seconds']:.0f} s; metrics in {HERE / 'metrics'}")
-    t = time.perf_counter()
-    table = sweep(HERE)
-    swept = time.perf_counter() - t
-    print(table, end="")
-    print(f"sweep: {swept:.0f} s; in {HERE / 'sweep.md'}")
-    sections = results_sections(HERE, run) + [(f"Sweep of the Markov chain's order and discount (sweep.md, {duration(swept)})", table)]
-    write_results(HERE / "results.md", "Text benchmark: tiny-shakespeare (`make bench-text`)",
-                  f"python -m bench.text --params {args.params}", sections, time.perf_counter() - start, run["device"])
-    print(f"results in {HERE / 'results.md'}")
+    run_and_sweep(HERE, "text", args.params, "Text benchmark: tiny-shakespeare (`make bench-text`)", lambda: sweep(HERE),
+                  "the Markov chain's order and discount")
 
 
 if __name__ == "__main__":

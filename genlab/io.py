@@ -66,10 +66,19 @@ def remove_leftovers(path: Path) -> None:
     ``.<name>.old-*``); .gitignore ignores them meanwhile."""
     for pattern in (f".{path.name}.*.tmp", f".{path.name}.old-*"):
         for old in path.parent.glob(pattern):
-            if old.is_dir():
-                shutil.rmtree(old, ignore_errors=True)
-            else:
-                old.unlink(missing_ok=True)
+            _delete(old)
+
+
+def _delete(path: Path) -> bool:
+    """Delete a file or folder; False where it cannot be (not ours: permissions), left as it is."""
+    try:
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path)
+        else:
+            path.unlink(missing_ok=True)
+    except OSError:
+        return False
+    return True
 
 
 # the hidden siblings a killed run leaves beside the output ``name``: a temporary file or
@@ -104,14 +113,7 @@ def tidy(root: str | Path, folders: Iterable[str]) -> list[Path]:
             continue
         for path in sorted(folder.iterdir()):
             output = leftover_of(path)
-            if output is None or not output.exists():
-                continue
-            try:
-                if path.is_dir() and not path.is_symlink():
-                    shutil.rmtree(path)
-                else:
-                    path.unlink(missing_ok=True)
-            except OSError:  # not ours to delete (permissions): left as it is, the run goes on
+            if output is None or not output.exists() or not _delete(path):
                 continue
             removed.append(path)
             print(f"removed {path}: left by a killed run; {output.name} is in place", file=sys.stderr)

@@ -23,7 +23,7 @@ from __future__ import annotations
 import re
 from pathlib import Path, PurePosixPath
 
-from genlab import cli
+from genlab import cli, paths
 from genlab.errors import GenlabError
 from genlab.io import atomic_dir
 from genlab.report.charts import model_charts
@@ -89,7 +89,7 @@ def build(root: Path, base: str) -> Report:
             f"the DVC cache lacks the base's {', '.join(folders)}: its curves and samples are not shown "
             "(`dvc pull` them from a remote, or `dvc repro` at the base, to compare them too)"
         )
-    summary = read_summary(here.read("metrics/summary.csv"))
+    summary = read_summary(here.read(paths.SUMMARY_CSV))
     if not summary and not metrics:
         raise GenlabError("no metrics in the workspace: run `make repro` (or `dvc repro`) first")
     return Report(base, summary, metrics, params, charts, samples, shots, notes, (here.label, there.label))

@@ -13,6 +13,7 @@ from typing import Callable
 
 import numpy as np
 
+from genlab import paths
 from genlab.report.compare import MetricRow, fmt
 
 N_SNAPSHOTS = 4  # snapshots shown of those a model logged while training
@@ -100,7 +101,7 @@ def read_tsv(data: bytes) -> tuple[str, list[tuple[float, float]]]:
 
 def curves(side: Side, model: str) -> dict[str, list[dict]]:
     """{metric: [{step, value, split, revision}]} from models/<model>/live/plots/metrics/<split>/*.tsv."""
-    folder = f"models/{model}/live/plots/metrics"
+    folder = f"{paths.model_dir(model)}/live/plots/metrics"
     out: dict[str, list[dict]] = {}
     for path in side.find(folder):
         if not path.endswith(".tsv"):
@@ -184,14 +185,14 @@ def samples_of(model: str, sides: list[Side]) -> ModelSamples:
     grid, text, audio = {}, {}, {}
     for i, side in enumerate(sides):
         tag = ("workspace", "base")[i]
-        png = side.read(f"samples/{model}/samples.png")
+        png = side.read(f"{paths.samples_dir(model)}/samples.png")
         grid[side.label] = png and Picture(f"samples_{slug(model)}_{tag}.png", png, "image/png", f"{model}, {side.label}")
-        text[side.label] = first_lines(side.read(f"samples/{model}/samples.txt"))
-        wavs = [p for p in side.find(f"samples/{model}/audio") if p.endswith(".wav")]
+        text[side.label] = first_lines(side.read(paths.samples_text(model)))
+        wavs = [p for p in side.find(f"{paths.samples_dir(model)}/audio") if p.endswith(".wav")]
         wav = short_wav(side.read(wavs[0])) if wavs else None
         audio[side.label] = wav and Picture(f"audio_{slug(model)}_{tag}.wav", wav, "audio/wav", f"{model}, {side.label}: {PurePosixPath(wavs[0]).name}")
     extras = []
-    for path in sides[0].find(f"samples/{model}"):
+    for path in sides[0].find(paths.samples_dir(model)):
         p = PurePosixPath(path)
         if p.suffix == ".png" and p.name != "samples.png" and len(p.parts) == 3:
             data = sides[0].read(path)
@@ -202,10 +203,10 @@ def samples_of(model: str, sides: list[Side]) -> ModelSamples:
 
 def snapshots(side: Side, model: str) -> list[Picture]:
     """A few of the images a model logged with DVCLive while training (the GAN's per-epoch samples)."""
-    folder = f"models/{model}/live/plots/images"
-    paths = [p for p in side.find(folder) if p.endswith(".png")]
+    folder = f"{paths.model_dir(model)}/live/plots/images"
+    pngs = [p for p in side.find(folder) if p.endswith(".png")]
     out = []
-    for path in pick(paths, N_SNAPSHOTS):
+    for path in pick(pngs, N_SNAPSHOTS):
         data = side.read(path)
         if data:
             name = PurePosixPath(path).stem.replace("_", " ")

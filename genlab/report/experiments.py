@@ -15,9 +15,8 @@ from pathlib import Path
 
 import yaml
 
+from genlab import paths
 from genlab.evaluation.summary import HEADLINE
-
-HEADLINE_FILE = "metrics/headline.json"
 
 
 def drop_pattern(params_file: str | Path = "params.yaml", rows: list[str] | None = None) -> str:
@@ -32,7 +31,7 @@ def drop_pattern(params_file: str | Path = "params.yaml", rows: list[str] | None
         import json
 
         try:
-            rows = list(json.loads(Path(HEADLINE_FILE).read_text()))
+            rows = list(json.loads(Path(paths.HEADLINE_METRICS).read_text()))
         except (OSError, ValueError):
             rows = []
     sections = "|".join(re.escape(k) for k, v in params.items() if isinstance(v, dict)) or "(?!)"
