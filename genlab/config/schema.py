@@ -79,3 +79,7 @@ class GradientParams(Section):
         "constant", description="cosine: the lr falls along a half cosine to lr_final * lr over `epochs`"
     )
     lr_final: float = Field(0.01, ge=0, le=1, description="final lr as a fraction of lr (lr_schedule: cosine)")
+    max_steps: int | None = Field(
+        None, ge=1, description="most optimisation steps in all (null: no cap); training stops there, validates and keeps "
+        "its best weights: a deterministic budget (never a clock) that keeps a model's cost bounded on large data"
+    )

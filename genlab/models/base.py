@@ -94,6 +94,11 @@ class Trainable(torch.nn.Module):
             torch.manual_seed(self.params.seed)  # stream (CPU and CUDA) goes on unchanged afterwards
             return mean_loss(self, val, 4 * self.params.batch_size)
 
+    def step_cap(self) -> int | None:
+        """The most optimisation steps the loop runs (None: no cap). Default: the section's
+        ``max_steps``; a model may derive it from the data's size when that is left null."""
+        return self.params.max_steps
+
     def snapshot(self):
         """A picture (PIL image) to log at every validation, or None (the default)."""
         return None

@@ -33,6 +33,7 @@ class FitResult:
     best_epoch: int
     best_val_loss: float
     epochs_run: int
+    steps: int  # optimisation steps in all (a capped run stops at ``max_steps``)
 
 
 def default_step(model: Trainable, batch: tuple, optimizers: list) -> dict[str, torch.Tensor]:
@@ -115,6 +116,9 @@ def fit_gradient(
         if rank == 0:
             print(f"resuming from epoch {done + 1} (epochs 1-{done} restored from {checkpoint.path if checkpoint else 'a saved state'})", flush=True)
     n = len(train[0])
+    per_epoch = -(-len(distributed.shard(torch.arange(n))) // p.batch_size)  # steps per epoch (the same on every rank)
+    cap = model.step_cap() or math.inf
+    steps = done * per_epoch
     progress = progress and rank == 0
     bar = tqdm(range(done + 1, p.epochs + 1), desc="train", unit="epoch", disable=None if progress else True,
                leave=False, initial=done, total=p.epochs)
@@ -122,7 +126,7 @@ def fit_gradient(
     for epoch in bar:
         model.train()
         order = distributed.shard(torch.randperm(n, generator=gen)).to(device)  # this rank's share
-        seen = len(order) * size
+        seen = 0  # examples trained on this epoch, over every rank
         sums: dict[str, torch.Tensor] = {}  # on the device, float64: read once per epoch, no sync per step
         try:
             for start in range(0, len(order), p.batch_size):
@@ -133,6 +137,10 @@ def fit_gradient(
                 for name, value in model.train_step(batch, optimizers).items():
                     term = value.detach().double() * len(index)
                     sums[name] = sums[name] + term if name in sums else term
+                steps += 1
+                seen += len(index) * size
+                if steps >= cap:  # the step budget: this epoch ends here (validated below)
+                    break
         except NonFinite as exc:
             raise Diverged(f"training diverged: {exc} in epoch {epoch}; no model saved") from None
         totals = {name: distributed.all_sum(total).item() for name, total in sums.items()}
@@ -158,7 +166,7 @@ def fit_gradient(
             live.next_step()
         shown = {k: f"{v / seen:.3g}" for k, v in totals.items()}
         bar.set_postfix(**shown, val="-" if val_loss is None else f"{val_loss:.3g}", best=f"{best_loss:.3g}@{best_epoch}")
-        if epoch - best_epoch >= p.patience:
+        if epoch - best_epoch >= p.patience or steps >= cap:
             break
         if checkpoint is not None and epoch < p.epochs and checkpoint.due():
             checkpoint.save(lambda: _state(epoch, model, optimizers, schedules, gen, noise_gen,
@@ -169,7 +177,7 @@ def fit_gradient(
         raise Diverged(f"training measured no validation {metric} in {epoch} epochs; no model saved")
     model.load_state_dict(best_state)
     model.eval()
-    return FitResult(best_epoch=best_epoch, best_val_loss=best_loss, epochs_run=epoch)
+    return FitResult(best_epoch=best_epoch, best_val_loss=best_loss, epochs_run=epoch, steps=steps)
 
 
 def _state(epoch, model, optimizers, schedules, gen, noise_gen, best_loss, best_epoch, best_state, live) -> dict:
@@ -259,6 +267,7 @@ def train_model(
                               checkpoint=checkpoint, resume=resume)
         if live is not None:
             live.summary["best_epoch"] = result.best_epoch
-    summary = {"best_epoch": result.best_epoch, "best_val_loss": result.best_val_loss, "epochs": result.epochs_run}
+    summary = {"best_epoch": result.best_epoch, "best_val_loss": result.best_val_loss, "epochs": result.epochs_run,
+               "steps": result.steps}
     summary.update(model.finish_fit(train))
     return summary

@@ -181,3 +181,16 @@ def test_threads_follow_genlab_threads(monkeypatch):
             runtime.set_threads()
     finally:
         torch.set_num_threads(before)
+
+
+def test_max_steps_stops_at_that_many_steps_and_validates_the_last_one():
+    """4 steps an epoch, a cap of 10: epochs 1 and 2 whole, epoch 3 stopped after its second step,
+    then validated (the cap is counted in steps, never in time)."""
+    model = VAE(VAE.Params(epochs=50, patience=50, batch_size=8, hidden=[4], latent_dim=1, train_k=1, max_steps=10), (1, 2, 2), 3)
+    x = torch.randint(0, 3, (32, 1, 2, 2), dtype=torch.uint8, generator=torch.Generator().manual_seed(0))
+    steps, validations = [], []
+    step, score = model.train_step, model.validation_score
+    model.train_step = lambda batch, opts: (steps.append(len(batch[0])), step(batch, opts))[1]
+    model.validation_score = lambda val, epoch: (validations.append(epoch), score(val, epoch))[1]
+    result = fit_gradient(model, x, x[:8], progress=False)
+    assert (result.steps, result.epochs_run, len(steps), validations) == (10, 3, 10, [1, 2, 3])
