@@ -84,7 +84,7 @@ def params_table() -> str:
 # Every key a metrics file can hold: (where it appears, what it means). docs/metrics.md's table is
 # generated from this; the docs test checks every committed metrics file against it.
 METRICS = {
-    "nll": ("likelihood", "negative log-likelihood of the test split, nats per example (text: per character; music: per frame, every frame of every test piece, the first included): exact for the baselines; for the VAE the importance-weighted bound (Burda et al. 2015) with k = `iw_samples`, log-weights in float64 reduced with logsumexp"),
+    "nll": ("likelihood", "negative log-likelihood of the test split, nats per example (text: per character; music: per frame, every frame of every test piece, the first included): exact for the baselines and `pixelcnn`; upper bounds for the VAE (the importance-weighted bound of Burda et al. 2015 with k = `iw_samples`, log-weights in float64 reduced with logsumexp), `flow` (the importance-weighted dequantisation bound with `dequant_draws` draws) and `diffusion` (the variational bound of Ho et al. 2020)"),
     "nll_stderr": ("likelihood", "standard error of `nll` over the test examples (music: over test pieces, a ratio estimate)"),
     "bits_per_dim": ("likelihood", "`nll` / (D ln 2), D values per example; discrete data only"),
     "n_test": ("likelihood", "test examples scored (text: test characters; music: test frames)"),
@@ -92,6 +92,12 @@ METRICS = {
     "recon": ("likelihood", "VAE: the reconstruction term -E_q[log p(x|z)] (averaged over the k draws)"),
     "kl": ("likelihood", "VAE: KL(q(z|x) || p(z)), analytic under N(0, I), a k-draw mean under the learnt prior; `neg_elbo = recon + kl`"),
     "iw_samples": ("likelihood", "VAE: the k used for `nll`"),
+    "dequant_bound": ("likelihood", "flow: the single-draw dequantisation bound E_q[-log p((x+u)/L) + log q(u|x)] + D log L (what training minimises), averaged over the same draws; always >= `nll`"),
+    "nll_prior": ("likelihood", "diffusion: the bound's prior term L_T = KL(q(x_T|x_0) || N(0, I)), nats per image (closed form)"),
+    "nll_diffusion": ("likelihood", "diffusion: the bound's sum over t = 2..T of KL(q(x_t-1|x_t, x_0) || p(x_t-1|x_t)), nats per image, each term at one draw of x_t"),
+    "nll_decoder": ("likelihood", "diffusion: the bound's decoder term -log p(x_0|x_1), a discretised Gaussian over exactly the data's levels; `nll = nll_prior + nll_diffusion + nll_decoder`"),
+    "vlb_timesteps": ("likelihood", "diffusion: T where the bound sums every t, else the t drawn per test image (a stratified, unbiased estimate whose noise is in `nll_stderr`)"),
+    "dequant_draws": ("likelihood", "flow: the dequantisation draws u ~ q(u|x) per test image behind `nll` (`flow.eval_draws`)"),
     "fid": ("images", "Fréchet distance between Gaussians fitted to the classifier features of the samples and of the test split (torchmetrics, our features)"),
     "kid": ("images", "kernel inception distance (unbiased MMD², cubic polynomial kernel); can be slightly negative when the sets match"),
     "precision": ("images", "Kynkäänniemi et al. 2019, k = `k_precision`: share of samples inside the test images' k-NN balls"),

@@ -1,0 +1,243 @@
+"""The gated PixelCNN (van den Oord et al. 2016, "Conditional Image Generation with PixelCNN Decoders").
+
+p(x) = prod_i prod_c p(x_{i,c} | every pixel before i in raster order, channels < c of pixel i):
+an exact likelihood, each factor a distribution over exactly the data's levels from
+``genlab.nn.observations`` (the VAE's rule: Bernoulli for 2 levels, a categorical up to 16,
+a discretised logistic mixture from 17 up; ``likelihood`` overrides it).
+
+The network has two stacks, so no blind spot: the vertical stack at row r sees the rows up to r
+(a (k + 1) x (2k + 1) convolution, k = ``kernel_radius``, zero-padded above and at the sides),
+and reaches the horizontal stack shifted down one row, so pixel (r, j) receives the rows above it,
+above-right included; the horizontal stack sees the row itself up to the current column (a
+1 x (k + 1) convolution, padded on the left). Every layer is gated, tanh(a) * sigmoid(b), and the
+horizontal stack is residual. Colour channels are ordered within a pixel (R, G, B) by channel
+groups, as in the PixelCNN paper: the features of the horizontal stack are split into C groups,
+group c belongs to channel c, and only the horizontal stack's tap on the current pixel and its 1x1
+convolutions are masked (group c sees input channels < c in the first layer, groups <= c after
+it). Nothing reaches the vertical stack's output for row r before the shift, so it needs no
+channel mask.
+
+Sampling runs in raster order, pixel by pixel and channel by channel, and caches what it can
+(Ramachandran et al. 2017 in spirit): the vertical stack runs once per row on the rows within its
+receptive field, and each pixel then reruns only the horizontal stack on the columns of its own row
+that it can see.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Literal
+
+import torch
+import torch.nn.functional as F
+from pydantic import Field
+from torch import nn
+
+from genlab.config.schema import GradientParams
+from genlab.errors import GenlabError
+from genlab.models.base import GenerativeModel
+from genlab.nn import observations
+
+
+def _groups(n: int, channels: int) -> torch.Tensor:
+    """The channel group (0..channels-1) of each of n features: contiguous, as even as n allows."""
+    return torch.arange(n) * channels // n
+
+
+def _gate(pre: torch.Tensor) -> torch.Tensor:
+    a, b = pre.chunk(2, dim=1)
+    return torch.tanh(a) * torch.sigmoid(b)
+
+
+class _MaskedConv(nn.Conv2d):
+    """A convolution whose weight is multiplied by a fixed 0/1 mask (a buffer) in every forward."""
+
+    def __init__(self, cin: int, cout: int, kernel: tuple[int, int], mask: torch.Tensor):
+        super().__init__(cin, cout, kernel)
+        self.register_buffer("mask", mask.to(self.weight.dtype))
+
+    def forward(self, x):
+        return F.conv2d(x, self.weight * self.mask, self.bias)
+
+
+def _channel_mask(out_groups: torch.Tensor, in_groups: torch.Tensor, strict: bool) -> torch.Tensor:
+    """(cout, cin): 1 where an output of group g may see an input of group h: h < g (strict, mask A)
+    or h <= g (mask B). An input of group -1 (the constant channel) is seen by every output."""
+    o, i = out_groups[:, None], in_groups[None, :]
+    allowed = (i < o) if strict else (i <= o)
+    return (allowed | (i < 0)).float()
+
+
+class _GatedLayer(nn.Module):
+    """One gated layer: vertical stack, its link into the horizontal stack, horizontal stack."""
+
+    def __init__(self, cin: int, width: int, radius: int, channels: int, in_groups: torch.Tensor,
+                 first: bool, dropout: float):
+        super().__init__()
+        self.k2, self.first = radius, first
+        self.v_conv = nn.Conv2d(cin, 2 * width, (radius + 1, 2 * radius + 1))
+        self.v_to_h = nn.Conv2d(2 * width, 2 * width, 1)
+        gate_groups = _groups(width, channels).repeat(2)  # tanh half and sigmoid half alike
+        # the horizontal conv: every tap before the current column sees everything, the current one by group
+        mask = torch.ones(2 * width, cin, 1, self.k2 + 1)
+        mask[:, :, 0, -1] = _channel_mask(gate_groups, in_groups, strict=first)
+        self.h_conv = _MaskedConv(cin, 2 * width, (1, self.k2 + 1), mask)
+        out_groups = _groups(width, channels)
+        self.h_out = _MaskedConv(width, width, (1, 1),
+                                 _channel_mask(out_groups, out_groups, strict=False)[:, :, None, None])
+        self.dropout = nn.Dropout(dropout) if dropout > 0 else nn.Identity()
+
+    def vertical(self, v: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(the vertical stack's next features, its pre-activation) for rows r0..r of v."""
+        pre = self.v_conv(F.pad(v, (self.k2, self.k2, self.k2, 0)))
+        return _gate(pre), pre
+
+    def link(self, pre_above: torch.Tensor) -> torch.Tensor:
+        """What the horizontal stack at row r receives from the vertical stack's pre-activation at r - 1."""
+        return self.v_to_h(pre_above)
+
+    def horizontal(self, h: torch.Tensor, link: torch.Tensor) -> torch.Tensor:
+        g = _gate(self.h_conv(F.pad(h, (self.k2, 0, 0, 0))) + link)
+        out = self.h_out(self.dropout(g))
+        return out if self.first else h + out
+
+
+class PixelCNN(GenerativeModel):
+    modalities = ("images",)
+
+    class Params(GradientParams):
+        # Defaults chosen on the digits' validation split (see docs/models.md).
+        lr: float = Field(1e-3, gt=0, description="Adam learning rate")
+        batch_size: int = Field(32, ge=1, description="training batch size")
+        epochs: int = Field(40, ge=1, description="most epochs")
+        patience: int = Field(10, ge=1, description="epochs without a better validation loss before stopping")
+        lr_schedule: Literal["constant", "cosine"] = Field(
+            "cosine", description="cosine: the lr falls along a half cosine to lr_final * lr over `epochs`"
+        )
+        max_steps: int | None = Field(
+            None, ge=1, description="most optimisation steps in all; null: 1600 x sqrt(64 / D) for images of D values "
+            "(1,600 on the 8x8 digits, where `epochs` stops first; 457 on 28x28; 231 on 32x32 colour): a deterministic "
+            "budget that keeps larger images to minutes on 2 cores; raise it for a better model"
+        )
+        layers: int = Field(6, ge=1, le=64, description="gated layers (each adds `kernel_radius` rows and columns of context)")
+        width: int = Field(64, ge=1, le=GradientParams.MAX_CONV_WIDTH,
+                           description="feature maps of each stack (split into one group per colour channel)")
+        kernel_radius: int = Field(1, ge=1, le=7, description="context each layer adds, r rows and columns: kernels "
+                                   "(r + 1) x (2r + 1) in the vertical stack, 1 x (r + 1) in the horizontal one")
+        dropout: float = Field(0.2, ge=0, lt=1, description="dropout on the horizontal stack's gated features while training")
+        likelihood: Literal["auto", "categorical", "discretized_logistic"] = Field(
+            "auto",
+            description="p(pixel | the pixels before it): `auto` (Bernoulli for 2 levels, categorical up to "
+            f"{observations.AUTO_LOGISTIC_ABOVE} levels, a discretised logistic mixture above), "
+            "`categorical` or `discretized_logistic`",
+        )
+        logistic_components: int = Field(
+            5, ge=1, le=GradientParams.MAX_COMPONENTS, description="mixture components per value of the discretised logistic likelihood"
+        )
+
+    def __init__(self, params: "PixelCNN.Params", shape, n_levels):
+        super().__init__(params, shape, n_levels)
+        p = params
+        if self.n_levels < 2 or len(self.shape) != 3:
+            raise GenlabError(f"pixelcnn: models images of discrete levels (got shape {list(self.shape)}, {self.n_levels} levels)")
+        C = self.shape[0]
+        if p.width < C:
+            raise GenlabError(f"pixelcnn.width: {p.width} feature maps cannot be split into one group per channel "
+                              f"of {C}-channel images; give at least {C}")
+        self.obs = observations.choose(self.n_levels, self.dim, p.likelihood, p.logistic_components)
+        K = self.obs.per_value
+        in_groups = torch.cat([torch.arange(C), torch.tensor([-1])])  # the image's channels, then a constant 1
+        feat_groups = _groups(p.width, C)
+        self.layers = nn.ModuleList()
+        for i in range(p.layers):
+            first = i == 0
+            self.layers.append(_GatedLayer(C + 1 if first else p.width, p.width, p.kernel_radius, C,
+                                           in_groups if first else feat_groups, first, p.dropout))
+        out_groups = torch.arange(C).repeat_interleave(K)  # output c*K + k: parameter k of channel c
+        self.head1 = _MaskedConv(p.width, p.width, (1, 1), _channel_mask(feat_groups, feat_groups, False)[:, :, None, None])
+        self.head2 = _MaskedConv(p.width, C * K, (1, 1), _channel_mask(out_groups, feat_groups, False)[:, :, None, None])
+        self.v_reach = p.layers * p.kernel_radius  # rows above that the vertical stack's last row sees
+        self.h_reach = p.layers * p.kernel_radius  # columns to the left that the horizontal stack sees
+
+    # -- the network ------------------------------------------------------------
+    def _inputs(self, x: torch.Tensor) -> torch.Tensor:
+        """Levels scaled to [-1, 1], and a channel of ones (so that the zero padding marks the border)."""
+        dtype = self.head2.weight.dtype
+        scaled = x.to(dtype) * (2.0 / (self.n_levels - 1)) - 1
+        return torch.cat([scaled, torch.ones_like(scaled[:, :1])], dim=1)
+
+    def _links(self, inp: torch.Tensor) -> list[torch.Tensor]:
+        """Per layer, what the horizontal stack receives at every row of ``inp`` (rows r0..r): the
+        vertical stack's pre-activation one row up (zeros above the first row), through the link."""
+        links, v = [], inp
+        for layer in self.layers:
+            v, pre = layer.vertical(v)
+            links.append(layer.link(F.pad(pre, (0, 0, 1, 0))[:, :, :-1]))
+        return links
+
+    def _horizontal(self, inp: torch.Tensor, links: list[torch.Tensor]) -> torch.Tensor:
+        """The output parameters (B, C*K, rows, cols) from the input and the links over the same region."""
+        h = inp
+        for layer, link in zip(self.layers, links):
+            h = layer.horizontal(h, link)
+        return self.head2(F.relu(self.head1(F.relu(h))))
+
+    def _as_values(self, out: torch.Tensor) -> torch.Tensor:
+        """(B, C*K, H, W) -> (B, D, K), D in the order of x.flatten(1) (channel, row, column)."""
+        B, _, H, W = out.shape
+        C, K = self.shape[0], self.obs.per_value
+        return out.view(B, C, K, H, W).permute(0, 1, 3, 4, 2).reshape(B, C * H * W, K)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Every pixel's observation parameters given the pixels before it: (B, D, K)."""
+        inp = self._inputs(x)
+        return self._as_values(self._horizontal(inp, self._links(inp)))
+
+    # -- training and likelihood -----------------------------------------------------
+    def loss(self, x: torch.Tensor) -> torch.Tensor:
+        """The exact negative log-likelihood, mean per image, nats."""
+        return -self.obs.log_prob(self(x), x.flatten(1)).mean()
+
+    @torch.no_grad()
+    def step_cap(self) -> int:
+        """``max_steps``, or 1600 x sqrt(64 / D) where it is null (see its description)."""
+        if self.params.max_steps is not None:
+            return self.params.max_steps
+        return round(1600 * math.sqrt(64 / self.dim))
+
+    def log_prob(self, x: torch.Tensor, batch_size: int = 256) -> torch.Tensor:
+        """Exact log p(x) per image (float64 nats): the network in its own dtype, every conditional
+        normalised over the levels and summed in float64."""
+        out = []
+        for batch in x.split(batch_size):
+            batch = batch.to(self.device)
+            out.append(self.obs.log_prob(self(batch).double(), batch.flatten(1)))
+        return torch.cat(out) if out else torch.zeros(0, dtype=torch.float64)
+
+    # -- sampling -----------------------------------------------------------------
+    @torch.no_grad()
+    def sample(self, n: int, generator: torch.Generator, sampler: str | None = None, batch_size: int = 1024) -> torch.Tensor:
+        """Raster order, channel by channel: per row the vertical stack once, per value the horizontal
+        stack on the columns it sees. Every draw comes from ``generator``."""
+        parts = [self._sample(min(batch_size, n - s), generator) for s in range(0, n, batch_size)]
+        return torch.cat(parts) if parts else torch.zeros((0, *self.shape), dtype=torch.uint8, device=self.device)
+
+    def _sample(self, n: int, generator: torch.Generator) -> torch.Tensor:
+        C, H, W = self.shape
+        K = self.obs.per_value
+        x = torch.zeros((n, C, H, W), dtype=torch.uint8, device=self.device)
+        for r in range(H):
+            r0 = max(0, r - 1 - self.v_reach)  # the rows the link into row r depends on: r0..r-1 (and row r, unused)
+            inp = self._inputs(x[:, :, r0 : r + 1])
+            links = [link[:, :, -1:] for link in self._links(inp)]  # row r's links: rows above only
+            for j in range(W):
+                c0 = max(0, j - self.h_reach)
+                for c in range(C):
+                    row = self._inputs(x[:, :, r : r + 1, c0 : j + 1])
+                    out = self._horizontal(row, [link[..., c0 : j + 1] for link in links])
+                    params = out[:, c * K : (c + 1) * K, 0, -1]  # (n, K)
+                    x[:, c, r, j] = self.obs.sample(params.unsqueeze(1), generator)[:, 0]
+        return x
+
+
+MODEL = PixelCNN
