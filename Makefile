@@ -14,7 +14,7 @@ PLOTS_TEMPLATE := .dvc/plots_template.html
 BASE   ?= main
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: install browser repro report pr-comment exp-show test test-fast lint gpu-check gpu-wheels bench bench-mnist bench-8bit bench-text bench-music bench-resume clean-venv
+.PHONY: install browser repro report pr-comment exp-show test test-fast lint gpu-check gpu-wheels bench bench-mnist bench-8bit bench-colour bench-text bench-music bench-resume clean-venv
 
 install: $(STAMP) $(PLOTS_TEMPLATE)
 
@@ -125,6 +125,9 @@ bench-mnist: install
 
 bench-8bit: install
 	$(RUN) python -m bench.images8
+
+bench-colour: install
+	$(RUN) python -m bench.colour
 
 bench-text: install
 	$(RUN) python -m bench.text

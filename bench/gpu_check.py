@@ -3,11 +3,11 @@
 Runs, in a scratch folder (``--work``, default /tmp/genlab-gpu-check), the stages in-process as
 `dvc repro` would (bench/pipeline.py), each on ``--device`` (default cuda):
 
-1. the default digits pipeline (params.yaml, all its models) at ``precision: highest``, then
+1. the default digits pipeline (params.yaml, all its models, and `diffusion`) at ``precision: highest``, then
    again at ``precision: high`` (TF32), with each model's nll and FID beside the committed CPU
    metrics (metrics/models/*.json) and the differences;
-2. the MNIST benchmark config (bench/mnist/params.yaml: VAE, independent, mixture, the
-   classifier, evaluation), end to end and timed (target: at most 5 minutes on one H200, the
+2. the MNIST benchmark config (bench/mnist/params.yaml: every model in it, the classifier,
+   evaluation), end to end and timed (target: at most 5 minutes on one H200, the
    VAE's test nll within 0.3 nats of the CPU run's 83.92); ``--skip-mnist`` leaves it out;
 3. `make bench`'s throughput figures on the device (``bench.run --device``).
 
@@ -43,15 +43,20 @@ QUICK = {
     "vae": {"epochs": 2, "patience": 2, "hidden": [32], "latent_dim": 2, "train_k": 1},
     "gan": {"epochs": 2, "eval_every": 1, "n_eval": 20, "hidden": [16], "latent_dim": 4},
     "mixture": {"max_iter": 3},
+    "pixelcnn": {"epochs": 1, "layers": 2, "width": 8},
+    "flow": {"epochs": 1, "width": 8, "depth": 1, "checker_steps": 1, "eval_draws": 2},
+    "diffusion": {"max_steps": 3, "width": 8, "channel_mult": [1, 1], "timesteps": 20, "sample_steps": 4, "val_draws": 16},
     "classifier": {"epochs": 2, "hidden": [32], "feature_dim": 8},
     "generate": {"n_samples": 40, "grid_size": 16, "n_reconstructions": 4, "interpolation_steps": 3},
     "evaluate": {"iw_samples": 10, "n_samples": 30, "kid_subsets": 5},
 }
 
 
-def config(source: Path, device: str, precision: str, quick: bool, data_path: Path | None = None) -> dict:
+def config(source: Path, device: str, precision: str, quick: bool, data_path: Path | None = None,
+           extra_models: tuple[str, ...] = ()) -> dict:
     params = yaml.safe_load(source.read_text())
     params.update(device=device, precision=precision)
+    params["models"] = list(params.get("models", [])) + [m for m in extra_models if m not in params.get("models", [])]
     if data_path is not None:
         params.setdefault("data", {})["path"] = str(data_path)
     if quick:
@@ -126,7 +131,7 @@ def main(argv=None) -> dict:
 
     digits = {}
     for precision in ("highest", "high"):
-        params = config(ROOT / "params.yaml", args.device, precision, args.quick, ROOT / "data" / "raw")
+        params = config(ROOT / "params.yaml", args.device, precision, args.quick, ROOT / "data" / "raw", ("diffusion",))
         digits[precision] = pipeline(work / f"digits-{precision}", params)
         print(f"digits, precision {precision}: {digits[precision]['total_seconds']:.1f} s", flush=True)
     results["digits"] = digits
