@@ -33,7 +33,7 @@ from genlab.errors import GenlabError
 from genlab.models import registry
 
 PARAMS_FILE = "params.yaml"
-DEFAULT_MODELS = ["vae", "independent", "markov", "mixture", "gan"]
+DEFAULT_MODELS = ["vae", "independent", "markov", "mixture", "gan", "pixelcnn", "flow"]
 
 
 class ParamsError(GenlabError):

@@ -9,6 +9,7 @@ machine's speed. (A model added the documented way: test_adding_a_model.py.)
 """
 
 import json
+import math
 import os
 import random
 import re
@@ -38,7 +39,7 @@ from helpers import (
 
 pytestmark = pytest.mark.slow
 
-MODELS = ["vae", "independent", "markov", "mixture", "gan"]
+MODELS = ["vae", "independent", "markov", "mixture", "gan", "pixelcnn", "flow"]
 PER_MODEL = {f"{stage}@{m}" for stage in ("train", "generate", "evaluate") for m in MODELS}
 ALL_STAGES = {"preprocess", "classifier", "real", "summary"} | PER_MODEL
 VAE_KEYS = {"nll", "nll_stderr", "neg_elbo", "bits_per_dim", "recon", "kl", "n_test", "fid_prior", "fid_gmm"}
@@ -435,3 +436,21 @@ def test_a_full_disk_stops_a_stage_in_one_line_and_keeps_its_outputs(repo, env, 
     assert snapshot(repo, *outputs) == before
     assert leftovers(repo) == []
     assert sh(repo, env, "git", "status", "--porcelain", "--untracked-files=all").stdout == ""
+
+
+def test_the_new_families_run_beside_the_vae_on_one_likelihood_scale(repo, env, reproduced):
+    """The issue's run: `models=[vae,mixture,gan,pixelcnn,diffusion,flow]`; each new family writes
+    nll, bits_per_dim and fid; the models already reproduced do not rerun."""
+    new = ["pixelcnn", "diffusion", "flow"]
+    proc = sh(repo, env, "dvc", "exp", "run", "-S", "models=[vae,mixture,gan,pixelcnn,diffusion,flow]")
+    ran = stages_run(proc)
+    assert not ran & {f"{s}@{m}" for s in ("train", "generate", "evaluate") for m in ("vae", "mixture", "gan")}
+    for m in new:
+        metrics = read(repo, m)
+        assert {"nll", "nll_stderr", "bits_per_dim", "fid"} <= set(metrics), m
+        assert metrics["bits_per_dim"] == pytest.approx(metrics["nll"] / (64 * math.log(2)))
+    assert read(repo, "diffusion")["nll"] == pytest.approx(sum(read(repo, "diffusion")[k] for k in ("nll_prior", "nll_diffusion", "nll_decoder")))
+    assert read(repo, "flow")["dequant_bound"] >= read(repo, "flow")["nll"]
+    rows = [line.split("|")[1].strip() for line in (repo / "metrics" / "summary.md").read_text().splitlines()[2:]]
+    assert sorted(rows) == sorted(["vae", "mixture", "gan", "real", *new])
+    restore(repo, env)
