@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 import yaml
 
-from bench.pipeline import results_sections, run_stages
+from bench.pipeline import apply_settings, results_sections, run_stages
 from bench.results import write_results
 from genlab import cli
 from genlab.errors import GenlabError
@@ -89,10 +89,7 @@ def main(args: argparse.Namespace) -> None:
     params = yaml.safe_load((ROOT / "params.yaml").read_text())
     params["data"].update(source="imagefolder", path="images")
     params["models"] = args.models.split(",")
-    for key in args.set:
-        name, value = key.split("=", 1)
-        section, field = name.split(".", 1)
-        params.setdefault(section, {})[field] = yaml.safe_load(value)
+    apply_settings(params, args.set)
     (HERE / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     run = run_stages(HERE)
     print(f"bench-colour: {n} images, {run['total_seconds']:.0f} s; " + ", ".join(f"{k} {v:.0f}" for k, v in run["seconds"].items()))

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import yaml
 
-from bench.pipeline import results_sections, run_stages
+from bench.pipeline import apply_settings, results_sections, run_stages
 from bench.results import write_results
 from genlab import cli
 
@@ -29,13 +29,7 @@ def main(args: argparse.Namespace) -> None:
     if args.models or args.set:  # a subset of the models, or changed params: a params file of its own (not tracked)
         params = yaml.safe_load((HERE / args.params).read_text())
         params["models"] = args.models.split(",") if args.models else params["models"]
-        for key in args.set:
-            name, value = key.split("=", 1)
-            section, _, field = name.partition(".")
-            if field:
-                params.setdefault(section, {})[field] = yaml.safe_load(value)
-            else:
-                params[section] = yaml.safe_load(value)
+        apply_settings(params, args.set)
         params_file = "params-run.yaml"
         (HERE / params_file).write_text(yaml.safe_dump(params, sort_keys=False))
         command += (f" --models {args.models}" if args.models else "") + "".join(f" --set {k}" for k in args.set)

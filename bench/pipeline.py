@@ -19,6 +19,21 @@ from genlab.runtime import resolve_device
 from stages import classifier, evaluate, generate, preprocess, summary, train
 
 
+def apply_settings(params: dict, settings: list[str]) -> dict:
+    """``params`` (a params.yaml as a dict) with each ``section.key=value`` (or ``key=value``) of
+    ``settings`` set, the value read as YAML, as `dvc exp run -S` does."""
+    import yaml
+
+    for setting in settings:
+        name, value = setting.split("=", 1)
+        section, _, key = name.partition(".")
+        if key:
+            params.setdefault(section, {})[key] = yaml.safe_load(value)
+        else:
+            params[section] = yaml.safe_load(value)
+    return params
+
+
 def run_stages(folder: Path, params_file: str = "params.yaml") -> dict:
     """Every stage of the pipeline for the models of ``params_file`` (relative to ``folder``),
     in DVC's order; writes ``folder/run.json`` (wall time per stage, machine) and returns it."""

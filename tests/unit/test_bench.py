@@ -127,3 +127,10 @@ def test_resume_keeps_the_committed_record(tmp_path):
         (tmp_path / name).write_text(name)
     clear(tmp_path)
     assert [p.name for p in tmp_path.iterdir()] == ["results.md"] and (tmp_path / "results.md").read_text() == "results.md"
+
+
+def test_bench_settings_are_set_as_dvc_exp_run_sets_them():
+    from bench.pipeline import apply_settings
+
+    params = apply_settings({"pixelcnn": {"layers": 6}}, ["pixelcnn.max_steps=500", "generate.n_samples=1000", "models=[mixture,flow]"])
+    assert params == {"pixelcnn": {"layers": 6, "max_steps": 500}, "generate": {"n_samples": 1000}, "models": ["mixture", "flow"]}
