@@ -216,9 +216,9 @@ class Diffusion(GenerativeModel):
         batch_size: int = Field(64, ge=1, description="training batch size")
         epochs: int = Field(1000, ge=1, description="most epochs (`max_steps` ends training first on most data)")
         max_steps: Optional[int] = Field(
-            None, ge=1, description="most optimisation steps in all; null: 3000 x sqrt(64 / D) for images of D values "
-            "(3,000 on the 8x8 digits, 857 on 28x28, 433 on 32x32 colour): a deterministic budget that keeps larger "
-            "images to minutes on 2 cores (a DDPM wants thousands of steps: raise it for usable samples)"
+            None, ge=1, description="most optimisation steps in all; null: 12000 x 64 / D for images of D values "
+            "(12,000 on the 8x8 digits, 980 on 28x28, 250 on 32x32 colour): a deterministic budget of about the same "
+            "compute on any size (minutes on 2 cores; a DDPM wants thousands of steps: raise it for usable samples on larger images)"
         )
         patience: int = Field(1000, ge=1, description="epochs without a better validation score before stopping")
         width: int = Field(32, ge=1, le=GradientParams.MAX_CONV_WIDTH, description="channels of the U-Net's first resolution")
@@ -278,11 +278,11 @@ class Diffusion(GenerativeModel):
         self._schedule("", betas)
 
     def _sized(self, base: int) -> int:
-        """``base`` x sqrt(64 / D): the size-aware default of ``max_steps`` and ``sample_steps``."""
+        """``base`` x sqrt(64 / D): the size-aware default of ``sample_steps``."""
         return max(1, round(base * math.sqrt(64 / self.dim)))
 
     def step_cap(self) -> int:
-        return self.params.max_steps if self.params.max_steps is not None else self._sized(3000)
+        return self.params.max_steps if self.params.max_steps is not None else max(1, round(12000 * 64 / self.dim))
 
     @property
     def sample_steps(self) -> int:

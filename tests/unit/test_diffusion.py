@@ -164,12 +164,12 @@ def test_ema_warm_up_and_the_loop_keeps_it():
 
 
 def test_budgets_left_null_follow_the_image_size():
-    """max_steps 3000 x sqrt(64 / D), sample_steps 250 x sqrt(64 / D); the bound sums every t while
+    """max_steps 12000 x 64 / D, sample_steps 250 x sqrt(64 / D); the bound sums every t while
     test images x T x D fit VLB_BUDGET (the 359 test digits: 2.3e7), else as many t as fit."""
     from genlab.models.diffusion import Diffusion
 
     digits = Diffusion(Diffusion.Params(width=8), (1, 8, 8), 17)
     colour = Diffusion(Diffusion.Params(width=8), (3, 32, 32), 256)
-    assert (digits.step_cap(), digits.sample_steps, digits.vlb_timesteps(359)) == (3000, 250, None)
-    assert (colour.step_cap(), colour.sample_steps, colour.vlb_timesteps(600)) == (433, 36, 16)
+    assert (digits.step_cap(), digits.sample_steps, digits.vlb_timesteps(359)) == (12000, 250, None)
+    assert (colour.step_cap(), colour.sample_steps, colour.vlb_timesteps(600)) == (250, 36, 16)
     assert Diffusion(Diffusion.Params(width=8, max_steps=7, sample_steps=9, vlb_timesteps=3), (3, 32, 32), 256).step_cap() == 7
