@@ -452,12 +452,17 @@ class Diffusion(GenerativeModel):
         eps_hat = self.sampling_net(xt.float(), self.t_input(t)).double()
         x0_hat = (xt - (1 - ab).sqrt() * eps_hat) / ab.sqrt()
         c0, ct = self.coef_x0[t].view(-1, 1, 1, 1), self.coef_xt[t].view(-1, 1, 1, 1)
+        # the KL terms' reverse mean uses x0_hat clipped to [-1, 1], as sampling does (and the bits/dim
+        # code of Ho et al. and of Nichol and Dhariwal): the true x0 lies in [-1, 1], so the clip only
+        # moves the mean toward the true one and no KL term grows. The decoder keeps the raw mean: past
+        # an edge level it only widens that level's open bin.
         mean_hat = c0 * x0_hat + ct * xt
+        mean_kl = c0 * x0_hat.clamp(-1, 1) + ct * xt
         if self.params.reverse_variance == "posterior":
             logvar = self.post_logvar[t].view(-1, 1, 1, 1)
         else:
             logvar = self.betas[t].log().view(-1, 1, 1, 1)
-        kl = normal_kl(c0 * x0 + ct * xt, self.post_logvar[t].view(-1, 1, 1, 1), mean_hat, logvar).flatten(1).sum(1)
+        kl = normal_kl(c0 * x0 + ct * xt, self.post_logvar[t].view(-1, 1, 1, 1), mean_kl, logvar).flatten(1).sum(1)
         dec = -discretized_gaussian_log_prob(x, mean_hat, 0.5 * logvar, self.n_levels).flatten(1).sum(1)
         return torch.where(t == 0, dec, kl)
 

@@ -103,6 +103,32 @@ def test_bound_is_at_least_the_entropy_and_tight_with_the_best_denoiser():
     assert u["nll"] > entropy + 1
 
 
+class Scaled(torch.nn.Module):
+    """A denoiser whose x0 prediction is ``factor`` times the (known, single) image."""
+
+    def __init__(self, model, image, factor):
+        super().__init__()
+        self.model, self.v, self.factor = [model], model.scale(image).double(), factor
+
+    def forward(self, xt, t_in):
+        m = self.model[0]
+        ab = m.abar[(t_in.double() * m.params.timesteps / 1000).round().long()].view(-1, 1, 1, 1)
+        return ((xt.double() - ab.sqrt() * self.factor * self.v) / (1 - ab).sqrt()).float()
+
+
+def test_kl_terms_use_the_clipped_x0_prediction():
+    """On binary images x0 = +-1, so an x0 prediction of 3 x0, clipped to [-1, 1], is exact: every KL
+    term is 0 (the reverse mean and variance are q's own). A prediction of 0.5 x0 stays inside
+    [-1, 1] and its error costs nats."""
+    image = torch.tensor([[[[0, 1]]]], dtype=torch.uint8)
+    x = image.repeat(6, 1, 1, 1)
+    model = tiny(levels=2, timesteps=50)
+    model.ema = Scaled(model, image, 3.0)
+    assert model.likelihood_metrics(x, Eval, torch.Generator().manual_seed(0))["nll_diffusion"] == pytest.approx(0.0, abs=1e-9)
+    model.ema = Scaled(model, image, 0.5)
+    assert model.likelihood_metrics(x, Eval, torch.Generator().manual_seed(0))["nll_diffusion"] > 0.1
+
+
 def test_sampled_t_estimate_agrees_with_the_exact_sum():
     x, _ = known_data(200)
     model = tiny(timesteps=40)
