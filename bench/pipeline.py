@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 
 import torch
+import yaml
 
 from bench.results import duration, stage_table, write_results
 from genlab import paths
