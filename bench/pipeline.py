@@ -23,8 +23,6 @@ from stages import classifier, evaluate, generate, preprocess, summary, train
 def apply_settings(params: dict, settings: list[str]) -> dict:
     """``params`` (a params.yaml as a dict) with each ``section.key=value`` (or ``key=value``) of
     ``settings`` set, the value read as YAML, as `dvc exp run -S` does."""
-    import yaml
-
     for setting in settings:
         name, value = setting.split("=", 1)
         section, _, key = name.partition(".")
