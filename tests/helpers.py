@@ -38,10 +38,13 @@ TINY = {
 
 def subprocess_env() -> dict[str, str]:
     """The environment for subprocesses: this interpreter's bin first on PATH (dvc, python), no
-    PYTHONPATH (a stage imports genlab from its working directory, as in a clone)."""
+    PYTHONPATH (a stage imports genlab from its working directory, as in a clone), and no SHELL:
+    DVC then runs each stage with /bin/sh, as on a CI runner without a login shell, the same
+    here as there (dash keeps the shell as the stage's parent process; bash replaces itself)."""
     env = dict(os.environ)
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
     env.pop("PYTHONPATH", None)
+    env.pop("SHELL", None)
     return env
 
 
@@ -151,7 +154,10 @@ def leftovers(repo) -> list[str]:
 
 # -- the processes a run started, and pausing a stage at a point of its own progress -----------------
 def stage_processes(dvc_pid) -> list:
-    """The stage processes DVC (``dvc_pid``) is running."""
+    """The stage processes DVC (``dvc_pid``) is running: the Pythons running a ``stages.*`` module,
+    not the shell DVC starts them with (``$SHELL -c``; where ``SHELL`` is unset, /bin/sh, which
+    dash runs as a parent process rather than replacing itself: a kill of the shell would leave
+    the stage running on)."""
     found = []
     try:
         children = psutil.Process(dvc_pid).children(recursive=True)
@@ -159,7 +165,7 @@ def stage_processes(dvc_pid) -> list:
         return []
     for p in children:
         try:
-            if "stages." in " ".join(p.cmdline()):
+            if any(arg.startswith("stages.") for arg in p.cmdline()[1:]):
                 found.append(p)
         except psutil.NoSuchProcess:  # a helper process that ended meanwhile
             pass

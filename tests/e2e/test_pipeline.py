@@ -265,7 +265,7 @@ def test_a_killed_training_resumes_and_ends_byte_identical(repo, env, reproduced
         assert sh(repo, env, "git", "status", "--porcelain").stdout.split() == ["M", "params.yaml"]  # nothing else to see
         proc = sh(repo, env, "dvc", "repro", "evaluate@vae")
         resumed = re.search(r"resuming from epoch (\d+)", proc.stdout + proc.stderr)
-        assert resumed and 30 <= int(resumed.group(1)) - 1 < 60, proc.stdout
+        assert resumed and 30 <= int(resumed.group(1)) - 1 < 60, proc.stdout + proc.stderr
         assert stages_run(proc) == {"train@vae", "generate@vae", "evaluate@vae"}
         assert leftovers(repo) == []  # the state is deleted once the stage completes
         sh(repo, env, "git", "commit", "-qam", "60 epochs, resumed")
