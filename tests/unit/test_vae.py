@@ -182,3 +182,12 @@ def test_gaussian_decoder_starts_at_the_data_spread():
         out = model.decode(torch.randn(5, 1))
     assert torch.allclose(out[..., 0], torch.zeros(5, 3))
     assert torch.allclose(torch.nn.functional.softplus(out[..., 1]) + 1e-4, torch.ones(5, 3), atol=1e-6)
+
+
+def test_budget_left_null_follows_the_data_size():
+    """max_steps null: 150000 x 64 / D steps (the digits' VAE stops by patience at 4,480 long
+    before its 150,000); a number given is the cap whatever the size."""
+    caps = {shape: VAE(VAE.Params(), shape, levels).step_cap()
+            for shape, levels in [((1, 8, 8), 17), ((1, 28, 28), 2), ((3, 32, 32), 256), ((1,), 0)]}
+    assert caps == {(1, 8, 8): 150000, (1, 28, 28): 12245, (3, 32, 32): 3125, (1,): 9600000}
+    assert VAE(VAE.Params(max_steps=7), (3, 32, 32), 256).step_cap() == 7
