@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import re
 import sys
 from pathlib import Path, PurePosixPath
-from typing import Callable
+from typing import Callable, Iterator
 
 from genlab import paths
 from genlab.errors import GenlabError
@@ -69,18 +70,31 @@ def run(main: Callable[[argparse.Namespace], None], args: argparse.Namespace) ->
     started them has done both, and they may be writing."""
     marker = None
     try:
-        if not ("LOCAL_RANK" in os.environ and "WORLD_SIZE" in os.environ):  # genlab.training.distributed.in_worker
-            tidy_outputs()
-            marker = running_marker()
-            if marker.parent.is_dir():  # in a pipeline's repository (data/ holds its raw-data placeholder)
-                marker.touch()
-            else:  # elsewhere (a stage run by hand in another folder) nothing is written
-                marker = None
-        main(args)
+        with one_line_errors("the outputs of the stage are as they were before it started"):
+            if not ("LOCAL_RANK" in os.environ and "WORLD_SIZE" in os.environ):  # genlab.training.distributed.in_worker
+                tidy_outputs()
+                marker = running_marker()
+                if marker.parent.is_dir():  # in a pipeline's repository (data/ holds its raw-data placeholder)
+                    marker.touch()
+                else:  # elsewhere (a stage run by hand in another folder) nothing is written
+                    marker = None
+            main(args)
+    finally:
+        if marker is not None:
+            marker.unlink(missing_ok=True)
+
+
+@contextlib.contextmanager
+def one_line_errors(on_interrupt: str) -> Iterator[None]:
+    """An expected failure in the block prints one line on stderr and exits 1: a ``GenlabError``,
+    a full or read-only disk, memory running out; Ctrl-C exits 130 with one line (``on_interrupt``
+    says what became of the outputs)."""
+    try:
+        yield
     except GenlabError as exc:
         fail(str(exc))
     except KeyboardInterrupt:
-        fail("interrupted; the outputs of the stage are as they were before it started", code=130)
+        fail(f"interrupted; {on_interrupt}", code=130)
     except (MemoryError, RuntimeError) as exc:
         if not isinstance(exc, (MemoryError, torch_oom())) and "can't allocate memory" not in str(exc):
             raise
@@ -92,9 +106,6 @@ def run(main: Callable[[argparse.Namespace], None], args: argparse.Namespace) ->
         if reason is None:
             raise
         fail(f"{exc.filename or 'a file'}: cannot write ({reason})")
-    finally:
-        if marker is not None:
-            marker.unlink(missing_ok=True)
 
 
 def fail(message: str, code: int = 1) -> None:

@@ -19,6 +19,19 @@ def image_grid(images: torch.Tensor, n_levels: int, nrow: int = 8):
     return to_pil_image(make_grid(x.clamp(0, 1), nrow=nrow, padding=2, pad_value=0.5))
 
 
+def level_image(image, n_levels: int):
+    """One image (C, H, W) of levels 0..n_levels-1 as a PIL image at its own size, each level
+    mapped to round(255 * level / (n_levels - 1)): grey (C = 1), RGB (3), RGBA (4); other channel
+    counts as grey channels side by side."""
+    from PIL import Image
+
+    x = torch.as_tensor(image).double()
+    pixels = (x * 255 / (n_levels - 1)).round().clamp(0, 255).to(torch.uint8).numpy()
+    if pixels.shape[0] in (3, 4):
+        return Image.fromarray(pixels.transpose(1, 2, 0).copy())
+    return Image.fromarray(pixels.transpose(1, 0, 2).reshape(pixels.shape[1], -1).copy())
+
+
 def heatmap(matrix, labels: list[str], title: str, cell: int = 10):
     """A PIL picture of a square matrix of probabilities (rows: from, columns: to), darker = more
     probable on a square-root scale so small probabilities still show, rows and columns labelled."""

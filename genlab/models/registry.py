@@ -80,9 +80,17 @@ def save(model, name: str, meta: dict, path: str | Path) -> None:
 
 def load(path: str | Path, device: str = "cpu"):
     """(name, model) from a checkpoint written by ``save``, in eval mode on ``device``."""
+    name, model, _ = load_with_meta(path, device)
+    return name, model
+
+
+def load_with_meta(path: str | Path, device: str = "cpu"):
+    """(name, model, meta): ``load``'s, and the description of the data it was trained on."""
     ckpt = load_checkpoint(path, "model", "train", device)
     with building_from(path, "model checkpoint", "train"):
-        name = ckpt["model"]
-        model = build(name, params_class(name).model_validate(ckpt["params"]), ckpt["meta"])
+        name, meta = ckpt["model"], ckpt["meta"]
+        if name not in names():
+            raise GenlabError(f"{path}: a checkpoint of model {name!r}, which this genlab does not have")
+        model = build(name, params_class(name).model_validate(ckpt["params"]), meta)
         model.load_state_dict(ckpt["state_dict"])
-    return name, model.to(device).eval()
+    return name, model.to(device).eval(), meta

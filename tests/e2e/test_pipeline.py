@@ -454,3 +454,22 @@ def test_the_new_families_run_beside_the_vae_on_one_likelihood_scale(repo, env, 
     rows = [line.split("|")[1].strip() for line in (repo / "metrics" / "summary.md").read_text().splitlines()[2:]]
     assert sorted(rows) == sorted(["vae", "mixture", "gan", "real", *new])
     restore(repo, env)
+
+
+def test_a_trained_model_samples_outside_the_pipeline_and_leaves_it_untouched(repo, env, reproduced):
+    """`genlab sample vae -n 16 --seed 3` twice gives the same bytes; the Python example of
+    docs/using-a-model.md runs as written; git and DVC see nothing changed."""
+    restore(repo, env)
+    for out in ("a", "b"):
+        proc = sh(repo, env, "genlab", "sample", "vae", "-n", "16", "--seed", "3", "--out", out)
+        assert proc.stdout.startswith(f"vae: 16 samples (seed 3) in {out}/")
+    files = sorted(str(p.relative_to(repo / "a")) for p in (repo / "a").rglob("*") if p.is_file())
+    assert len(files) == 18 and {"samples.png", "samples.npz", "png/sample_0016.png"} <= set(files)
+    assert snapshot(repo / "a", ".") == snapshot(repo / "b", ".")
+    example = re.search(r"```python\n(.*?)```", (ROOT / "docs" / "using-a-model.md").read_text(), re.S).group(1)
+    out = sh(repo, env, sys.executable, "-c", example).stdout.splitlines()
+    assert out[0].startswith("<genlab vae: images 1x8x8, 17 levels") and out[1] == "(64, 1, 8, 8) uint8"
+    assert float(out[2]) > 0
+    assert sh(repo, env, "git", "status", "--porcelain").stdout.split() == ["??", "a/", "??", "b/"]
+    assert changed_stages(repo, env) == set()
+    restore(repo, env)
