@@ -14,7 +14,7 @@ PLOTS_TEMPLATE := .dvc/plots_template.html
 BASE   ?= main
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: install browser repro report pr-comment exp-show test test-fast lint gpu-check gpu-wheels bench bench-mnist bench-8bit bench-colour bench-text bench-music bench-resume clean-venv
+.PHONY: install browser repro report pr-comment exp-show test test-fast lint gpu-check gpu-wheels bench bench-mnist bench-8bit bench-colour bench-text bench-music bench-resume bench-noise clean-venv
 
 install: $(STAMP) $(PLOTS_TEMPLATE)
 
@@ -138,6 +138,11 @@ bench-music: install
 # A training killed halfway and resumed, timed against the same training uninterrupted (bench/resume.py).
 bench-resume: install
 	$(RUN) python -m bench.resume
+
+# The default pipeline under training seeds 0-3: each metric's spread (bench/noise/spread.json,
+# read by `make report` to call changes within it "within noise").
+bench-noise: install
+	$(RUN) python -m bench.noise
 
 clean-venv:
 	rm -rf $(VENV)

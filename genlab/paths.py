@@ -51,3 +51,8 @@ def samples_text(model: str) -> str:
 
 def model_metrics(model: str) -> str:
     return f"{MODEL_METRICS}/{model}.json"
+
+
+def model_card(model: str) -> str:
+    """evaluate@<model>: the model's card (genlab.evaluation.card), beside its metrics."""
+    return f"{MODEL_METRICS}/{model}.md"

@@ -15,16 +15,41 @@ pitch_range, scale_consistency, chord_copy_rate, oa_pitch_count, oa_pitch_class_
 real row is the validation pieces scored as if they were samples. Writes metrics/models/<model>.json, or with --real
 metrics/real.json: the validation split scored as if it were samples (text: as many test
 windows as samples, of the same length), the reference every model is read against.
+Beside the quality, what the model costs (genlab.metrics.cost): n_parameters, checkpoint_bytes,
+train_steps, train_flop (the whole training run), sample_flop (one sample; text and music: of
+`generate.length` symbols or frames) and nll_flop (one test image, row, character or frame);
+and the model's card, metrics/models/<model>.md (genlab.evaluation.card).
 """
+
+import json
+from pathlib import Path
 
 from genlab import cli, paths, runtime
 from genlab.config.params import load_params
 from genlab.data import modality
 from genlab.data.prepare import load_prepared
+from genlab.errors import GenlabError
+from genlab.evaluation.card import model_card
 from genlab.evaluation.classifier import Classifier
 from genlab.evaluation.evaluate import Setting, load_samples, score_model, score_real
-from genlab.io import write_json
+from genlab.io import atomic_file, write_json
 from genlab.models import registry
+
+
+def read_train_summary(model: str) -> dict:
+    """The train stage's summary of the model's training (models/<model>/train.json)."""
+    path = Path(paths.model_dir(model)) / "train.json"
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        raise GenlabError(f"{path}: missing or not JSON; run the train stage") from None
+
+
+def training_cost(model: str) -> dict:
+    """What training the model cost and what it weighs, from the train stage's outputs."""
+    trained = read_train_summary(model)
+    return {"train_steps": int(trained.get("steps", 0)), "train_flop": int(trained.get("train_flop", 0)),
+            "checkpoint_bytes": Path(paths.checkpoint(model)).stat().st_size}
 
 
 def main(args) -> None:
@@ -41,7 +66,12 @@ def main(args) -> None:
         samples = load_samples(paths.samples_file(args.model))
         setting = Setting(params, classifier, runtime.generator(params.evaluate.seed, device))
         metrics = score_model(model, data, samples, setting)
+        metrics.update(training_cost(args.model))
     write_json(path, metrics)
+    if not args.real:
+        card = model_card(args.model, model, data.meta, metrics, read_train_summary(args.model), paths.PREPARED)
+        with atomic_file(paths.model_card(args.model)) as tmp:
+            tmp.write_text(card, encoding="utf-8")
     name = "real" if args.real else args.model
     print(f"evaluate {name}: " + ", ".join(f"{k} {v:.6g}" for k, v in metrics.items() if isinstance(v, (int, float))))
 

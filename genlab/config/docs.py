@@ -99,6 +99,7 @@ METRICS = {
     "vlb_timesteps": ("likelihood", "diffusion: T where the bound sums every t, else the t drawn per test image (a stratified, unbiased estimate whose noise is in `nll_stderr`)"),
     "dequant_draws": ("likelihood", "flow: the dequantisation draws u ~ q(u|x) per test image behind `nll` (`flow.eval_draws`)"),
     "fid": ("images", "Fréchet distance between Gaussians fitted to the classifier features of the samples and of the test split (torchmetrics, our features)"),
+    "fid_stderr": ("images", "bootstrap standard error of `fid`: its standard deviation over 100 seeded resamplings of both sets; the noise of the finite sets scored, not the spread that retraining with another seed adds (the report calls a change within 2 standard errors \"within noise\")"),
     "kid": ("images", "kernel inception distance (unbiased MMD², cubic polynomial kernel); can be slightly negative when the sets match"),
     "precision": ("images", "Kynkäänniemi et al. 2019, k = `k_precision`: share of samples inside the test images' k-NN balls"),
     "recall": ("images", "the same, the other way: share of test images inside the samples' k-NN balls"),
@@ -145,6 +146,12 @@ METRICS = {
     "n_pieces": ("music", "samples (real row: validation pieces) scored"),
     "frames_compared": ("music", "per-piece features use the first this many frames of every sample and piece: the median test piece's length, or the samples' length if shorter"),
     "note": ("any", "why some metrics are missing (no labels, continuous values, text)"),
+    "n_parameters": ("cost", "values the model learnt: its trained parameters (weight averages such as EMA copies not counted again); a closed-form model: the floating-point tables it fitted"),
+    "checkpoint_bytes": ("cost", "size of `models/<model>/model.pt`, bytes"),
+    "train_steps": ("cost", "optimisation steps of the training run (0: fitted in closed form)"),
+    "train_flop": ("cost", "floating-point operations of the whole training run, counted by PyTorch's counter (`torch.utils.flop_counter`: matrix products, convolutions and attention, 2 per multiply-add, forward and backward) on the first step and the first validation and scaled by the examples trained and validated on; closed-form models add one operation per value counted or looked up (`genlab.metrics.cost`)"),
+    "sample_flop": ("cost", "the same for drawing one sample (counted over 16; text and music: one sample of `generate.length` characters or frames), closed-form models adding one operation per level a value is drawn over"),
+    "nll_flop": ("cost", "the same for scoring one test example (image, row, character or frame) as `nll` does: the exact likelihood or the model's bound with the `evaluate` params"),
 }
 
 
@@ -239,14 +246,59 @@ def metrics_doc() -> str:
     return GENERATED.format(what="metrics-doc", page="metrics.md", source=source) + METRICS_INTRO + metrics_table() + METRICS_OUTRO
 
 
+ARTIFACTS_MARK = "# DVC's model registry: every model's checkpoint, generated from genlab/models"
+
+
+def artifacts_yaml() -> str:
+    """dvc.yaml's ``artifacts:`` section (from ``ARTIFACTS_MARK`` on): one entry of type ``model`` per
+    model of the registry (``dvc artifacts get <repo> <model>``, ``dvc.api.artifacts_show``). Its
+    meta names the model's metrics file and card, which hold its numbers for the same commit."""
+    body = yaml.safe_dump({"artifacts": artifact_entries()}, sort_keys=False, width=1000, allow_unicode=True)
+    return f"{ARTIFACTS_MARK} (python -m genlab.config.docs artifacts;\n# a test checks it): `dvc artifacts get <repo> <model>`.\n{body}"
+
+
+def artifact_entries() -> dict:
+    """{model: its dvc.yaml artifact entry} for every model of the registry."""
+    import importlib
+
+    from genlab import paths
+    from genlab.config.sections import DataParams
+
+    source = DataParams().source
+    entries = {}
+    for name in registry.names():
+        doc = (importlib.import_module(f"genlab.models.{name}").__doc__ or name).strip().splitlines()[0].rstrip(".")
+        entries[name] = {
+            "path": paths.checkpoint(name),
+            "type": "model",
+            "desc": f"genlab {name}: {doc}; trained by train@{name}",
+            "labels": [name, *registry.implementations(name), source],
+            "meta": {"metrics": paths.model_metrics(name), "card": paths.model_card(name),
+                     "load": f"genlab.load('{paths.model_dir(name)}')"},
+        }
+    return entries
+
+
+def write_artifacts(path: str = "dvc.yaml") -> None:
+    """Replace dvc.yaml's generated artifacts section (from ``ARTIFACTS_MARK`` to the end) with ``artifacts_yaml()``."""
+    from pathlib import Path
+
+    text = Path(path).read_text()
+    head = text.split(ARTIFACTS_MARK)[0].rstrip("\n") + "\n\n"
+    Path(path).write_text(head + artifacts_yaml())
+
+
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
         "what",
-        choices=["params", "params-doc", "metrics-doc"],
-        help="params: params.yaml; params-doc: docs/params.md; metrics-doc: docs/metrics.md",
+        choices=["params", "params-doc", "metrics-doc", "artifacts"],
+        help="params: params.yaml; params-doc: docs/params.md; metrics-doc: docs/metrics.md (each printed); "
+        "artifacts: rewrites dvc.yaml's model registry section in place",
     )
     args = parser.parse_args(argv)
+    if args.what == "artifacts":
+        return write_artifacts()
     sys.stdout.write({"params": params_yaml, "params-doc": params_doc, "metrics-doc": metrics_doc}[args.what]())
 
 

@@ -20,6 +20,7 @@ from genlab.data.text import Vocab
 from genlab.errors import GenlabError
 from genlab.evaluation.classifier import Classifier
 from genlab.metrics import samples as M
+from genlab.metrics.cost import counting, n_parameters
 from genlab.metrics.music import music_sample_metrics
 from genlab.metrics.text import text_sample_metrics
 from genlab.models.base import GenerativeModel, MusicModel, SequenceModel, music_summary, sequence_summary
@@ -105,7 +106,35 @@ def likelihood(model: GenerativeModel, data: Prepared, setting: Setting) -> dict
     """The model's likelihood metrics on the test split, where it has a likelihood."""
     if not model.has_likelihood:
         return {}
-    return dict(model.likelihood_metrics(data.test.x.to(model.device), setting.params.evaluate, setting.generator))
+    with counting() as c:
+        out = dict(model.likelihood_metrics(data.test.x.to(model.device), setting.params.evaluate, setting.generator))
+    return {**out, "nll_flop": per_unit(c.total + model.uncounted_flop("nll", len(data.test.x)), len(data.test.x))}
+
+
+def per_unit(flop: int, n: int) -> int:
+    """FLOP per example (image, row, character or frame), rounded to the nearest whole one."""
+    return (2 * flop + n) // (2 * n)
+
+
+COST_SAMPLES = 16  # samples drawn to count the FLOP of one (a separate seeded draw)
+
+
+@torch.no_grad()
+def cost_metrics(model: GenerativeModel, data: Prepared, setting: Setting) -> dict:
+    """What the model costs apart from training: ``n_parameters`` and ``sample_flop``, the FLOP of
+    one sample (counted over ``COST_SAMPLES`` drawn with their own generator, so the scored
+    samples are untouched; text and music: one sample of ``generate.length`` symbols or frames)."""
+    gen = torch.Generator(device=model.device).manual_seed(setting.params.evaluate.seed)
+    n, length = COST_SAMPLES, setting.params.generate.length
+    with counting() as c:
+        if isinstance(model, SequenceModel):
+            model.sample_stream(n, length, gen)
+        elif isinstance(model, MusicModel):
+            model.sample_pieces(n, length, gen)
+        else:
+            model.sample(n, gen)
+    units = n * length if isinstance(model, (SequenceModel, MusicModel)) else n
+    return {"n_parameters": n_parameters(model), "sample_flop": per_unit(c.total + model.uncounted_flop("sample", units), n)}
 
 
 def true_normal(params: CoreParams) -> tuple[float, float] | None:
@@ -175,8 +204,10 @@ def text_history(model: SequenceModel, data: Prepared) -> torch.Tensor:
 def score_text(model: SequenceModel, data: Prepared, samples: dict[str, torch.Tensor], setting: Setting) -> dict:
     """Exact nats per character over the whole test text (each scored once, the text before it as
     history), and the sample metrics of the model's samples."""
-    logp = model.log_prob_stream(data.test.x.long().to(model.device), text_history(model, data).to(model.device))
+    with counting() as c:
+        logp = model.log_prob_stream(data.test.x.long().to(model.device), text_history(model, data).to(model.device))
     metrics = sequence_summary(logp.cpu())
+    metrics["nll_flop"] = per_unit(c.total + model.uncounted_flop("nll", len(data.test.x)), len(data.test.x))
     metrics["oov_rate"] = data.meta["oov_rate"]["test"]
     metrics.update(text_metrics(samples["x"], data))
     return metrics
@@ -226,7 +257,10 @@ def score_music(model: MusicModel, data: Prepared, samples: dict[str, torch.Tens
     """Exact nats per frame over every test frame (the first of each piece included) and the
     sample metrics of the model's samples."""
     x, codes, lengths = data.test.model_input()
-    metrics = music_summary(model.frame_log_probs(x, codes, lengths).cpu(), lengths)
+    with counting() as c:
+        logp = model.frame_log_probs(x, codes, lengths)
+    metrics = music_summary(logp.cpu(), lengths)
+    metrics["nll_flop"] = per_unit(c.total + model.uncounted_flop("nll", len(x)), len(x))
     metrics["unseen_rate"] = data.meta["unseen_rate"]["test"]
     rolls = samples["x"]
     metrics.update(music_metrics(rolls.numpy(), data, rolls.shape[1]))
@@ -256,8 +290,9 @@ SCORERS: dict[str, Scorer] = {
 
 
 def score_model(model: GenerativeModel, data: Prepared, samples: dict[str, torch.Tensor], setting: Setting) -> dict:
-    """Every metric of a model, as its kind of data is scored."""
-    return SCORERS[data.modality.name].model(model, data, samples, setting)
+    """Every metric of a model, as its kind of data is scored, and what the model costs."""
+    metrics = SCORERS[data.modality.name].model(model, data, samples, setting)
+    return {**metrics, **cost_metrics(model, data, setting)}
 
 
 def score_real(data: Prepared, setting: Setting) -> dict:

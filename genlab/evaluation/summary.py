@@ -20,6 +20,7 @@ COLUMNS = [
     "bits_per_frame", "polyphony", "pitch_class_tv", "pitch_range", "scale_consistency", "chord_copy_rate",
     "oa_pitch_count", "oa_pitch_class_hist", "unseen_rate",
 ]
+COST_COLUMNS = ["n_parameters", "checkpoint_bytes", "train_steps", "train_flop", "sample_flop", "nll_flop"]
 
 
 def read_metrics(path: Path) -> dict:
@@ -36,7 +37,7 @@ def summary_table(metrics_dir: str | Path, models: list[str], real: str | Path) 
     rows = {name: read_metrics(metrics_dir / f"{name}.json") for name in models}
     rows["real"] = read_metrics(Path(real))
     table = pd.DataFrame.from_dict(rows, orient="index")
-    table = table.reindex(columns=[c for c in COLUMNS if c in table.columns])
+    table = table.reindex(columns=[c for c in COLUMNS + COST_COLUMNS if c in table.columns])
     table.index.name = "model"
     return table.sort_values("nll", na_position="last", kind="stable") if "nll" in table else table
 
@@ -74,7 +75,13 @@ def write_summary(table: pd.DataFrame, csv_path: str | Path, md_path: str | Path
     if headline_path is not None:
         write_json(headline_path, headline(table))
     shown = table.astype(object).where(table.notna(), None)  # blank, not "nan", where a metric is undefined
-    markdown = shown.to_markdown(floatfmt=".4g", missingval="") + "\n"
+    cost = [c for c in COST_COLUMNS if c in table.columns]
+    markdown = shown.drop(columns=cost).to_markdown(floatfmt=".4g", missingval="") + "\n"
+    if cost:
+        costs = shown[cost].drop(index=[r for r in shown.index if shown.loc[r, cost].isna().all()])
+        markdown += ("\nWhat each model costs: parameters, checkpoint size, training steps, and FLOP of the whole "
+                     "training, of one sample and of scoring one test example (counted by PyTorch's FLOP counter; "
+                     "see docs/metrics.md):\n\n" + costs.to_markdown(floatfmt=".3g", missingval="") + "\n")
     for name, text in (excerpts or {}).items():
         fence = "~~~~" if "```" in text else "```"
         markdown += f"\n{name} (the first lines of {paths.samples_text(name)}):\n\n{fence}text\n{text}\n{fence}\n"

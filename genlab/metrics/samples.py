@@ -46,6 +46,19 @@ def fid(real: torch.Tensor, fake: torch.Tensor) -> float:
     return metric.compute().item()
 
 
+def fid_stderr(real: torch.Tensor, fake: torch.Tensor, draws: int = 100, seed: int = 0) -> float:
+    """The bootstrap standard error of ``fid``: its standard deviation over ``draws`` resamplings of
+    both sets (each drawn with replacement at its own size), seeded. It measures the noise of the
+    finite sets scored, not the noise that training adds (a rerun with another seed)."""
+    gen = torch.Generator().manual_seed(seed)
+    values = []
+    for _ in range(draws):
+        r = real[torch.randint(len(real), (len(real),), generator=gen)]
+        f = fake[torch.randint(len(fake), (len(fake),), generator=gen)]
+        values.append(fid(r, f))
+    return float(np.std(values, ddof=1))
+
+
 def kid(real: torch.Tensor, fake: torch.Tensor, subsets: int, generator_seed: int = 0) -> float:
     """Unbiased polynomial-kernel MMD^2, averaged over random subsets of half the smaller set."""
     subset_size = max(2, min(len(real), len(fake)) // 2)
@@ -127,6 +140,7 @@ def feature_metrics(
     density, coverage = density_coverage(r, f, k_density)
     return {
         "fid": fid(real_feats, fake_feats),
+        "fid_stderr": fid_stderr(real_feats, fake_feats),
         "kid": kid(real_feats, fake_feats, kid_subsets),
         "precision": precision,
         "recall": recall,

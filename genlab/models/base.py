@@ -210,6 +210,18 @@ class GenerativeModel(Trainable):
         nll = -self.log_prob(x).double()
         return nll_summary(nll, self.dim, discrete=self.n_levels > 0)
 
+    # -- cost --------------------------------------------------------------------------
+    def uncounted_flop(self, what: str, n: int) -> int:
+        """Operations PyTorch's FLOP counter does not see (``genlab.metrics.cost``) for ``what``
+        (``"fit"``, ``"sample"`` or ``"nll"``) on ``n`` examples (symbols of text, frames of
+        music). Default: none for a model trained by gradient steps (its work is its matrix
+        products); for a closed-form one, one per value counted or looked up, and one per level
+        a value is drawn over."""
+        if self.trains_by_gradient:
+            return 0
+        values = n * self.dim
+        return values * max(self.n_levels, 1) if what == "sample" else values
+
     # -- pictures ----------------------------------------------------------------
     def reconstruct(self, x: torch.Tensor) -> torch.Tensor | None:
         """Reconstructions of x in levels (floats allowed), or None: the model has none."""

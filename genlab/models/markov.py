@@ -157,6 +157,11 @@ class MarkovText(SequenceModel):
         self._set(ours)
         return torch.nn.modules.module._IncompatibleKeys([], unexpected)
 
+    def uncounted_flop(self, what: str, n: int) -> int:
+        """One look-up per order of the interpolated estimate, per symbol (times the vocabulary for a draw)."""
+        per = (self.params.order + 1) * n
+        return per * self.n_levels if what == "sample" else per
+
     def next_log_probs(self, context: torch.Tensor) -> torch.Tensor:
         return torch.from_numpy(self.chain.next_log_probs(context.cpu().numpy())).to(context.device)
 
@@ -247,6 +252,11 @@ class MarkovMusic(MusicModel):
         return s[pos[:, None] - self.params.order + np.arange(self.params.order)]
 
     @torch.no_grad()
+    def uncounted_flop(self, what: str, n: int) -> int:
+        """One look-up per order of the interpolated estimate, per frame (times the chords for a draw)."""
+        per = (self.params.order + 1) * n
+        return per * (self.n_chords + 2) if what == "sample" else per
+
     def frame_log_probs(self, x, codes, lengths) -> torch.Tensor:
         s, pos = self.stream(codes, lengths)
         ctx = self.contexts(s, pos)

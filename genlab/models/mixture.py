@@ -82,7 +82,18 @@ class Mixture(GenerativeModel):
             if ll - previous < p.tol:
                 break
             previous = ll
+        self.__dict__["_em_iterations"] = it  # for the cost (uncounted_flop), not saved
         return {"em_iterations": it, "train_log_likelihood": ll}
+
+    def uncounted_flop(self, what: str, n: int) -> int:
+        """One operation per (component, pixel) looked up or counted: E and M steps in every EM
+        iteration, one pass to score; binary pixels use matrix products instead, which the
+        counter sees. A sample: a draw over the components, then one over the levels per pixel."""
+        K, D, L = self.params.n_components, self.dim, self.n_levels
+        if what == "sample":
+            return n * (K + D * L)
+        per = 0 if L == 2 else K * D
+        return n * per if what == "nll" else 2 * self.__dict__.get("_em_iterations", 1) * n * per
 
     def log_prob(self, x: torch.Tensor) -> torch.Tensor:
         return torch.logsumexp(self._joint(x), 1)

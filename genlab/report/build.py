@@ -26,9 +26,9 @@ from pathlib import Path, PurePosixPath
 from genlab import cli, paths
 from genlab.errors import GenlabError
 from genlab.io import atomic_dir
-from genlab.report.charts import model_charts
+from genlab.report.charts import cost_charts, model_charts
 from genlab.report.collect import Report, curves, key_order, read_summary, revision, samples_of, snapshots, workspace
-from genlab.report.compare import flat_diff, metric_rows, param_value
+from genlab.report.compare import flat_diff, metric_rows, param_value, training_noise
 from genlab.report.markdown import render_md
 from genlab.report.page import render_html
 
@@ -54,9 +54,11 @@ def build(root: Path, base: str) -> Report:
     sides = [here, there]
 
     try:
-        models = list(yaml.safe_load((root / "params.yaml").read_text()).get("models") or [])
+        workspace_params = yaml.safe_load((root / "params.yaml").read_text())
+        models = list(workspace_params.get("models") or [])
+        source = (workspace_params.get("data") or {}).get("source")
     except (OSError, yaml.YAMLError, AttributeError):
-        models = []
+        models, source = [], None
     models += [d.name for d in sorted((root / "models").glob("*")) if d.is_dir() and d.name not in models]
 
     try:
@@ -68,7 +70,8 @@ def build(root: Path, base: str) -> Report:
         ]
     finally:
         repo.close()
-    metrics = metric_rows(diff, [*models, "real"], {path: key_order(root / path) for path in diff})
+    metrics = metric_rows(diff, [*models, "real"], {path: key_order(root / path) for path in diff},
+                          training_noise(root, source))
     models += [m for m in dict.fromkeys(r.model for r in metrics) if m not in models and m != "real"]  # the base's own
 
     notes = []
@@ -80,6 +83,9 @@ def build(root: Path, base: str) -> Report:
             charts[model] = pics
             if mine and not theirs and not there.missing:
                 notes.append(f"{model}: the base has no training curves")
+    cost = cost_charts(metrics, [here.label, there.label])
+    if cost:
+        charts["quality against cost"] = cost
     samples = [s for s in (samples_of(m, sides) for m in models)
                if any(v is not None for v in (*s.grid.values(), *s.text.values(), *s.audio.values()))]
     shots = {m: pics for m in models if (pics := snapshots(here, m))}

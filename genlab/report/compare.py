@@ -18,10 +18,13 @@ HIGHER = {
     "oa_pitch_class_hist", "val_accuracy", "test_accuracy",
 }
 LOWER_PREFIXES = ("fid_", "val_fid_")
+NOISE_Z = 2.0  # a change within this many standard errors (both sides' <key>_stderr) is "within noise"
 
 
 def better(key: str) -> int:
-    """-1 where lower is better, +1 where higher is, 0 where neither."""
+    """-1 where lower is better, +1 where higher is, 0 where neither (a standard error has none)."""
+    if key.endswith("_stderr"):
+        return 0
     if key in LOWER or key.startswith(LOWER_PREFIXES):
         return -1
     return 1 if key in HIGHER else 0
@@ -49,6 +52,7 @@ class MetricRow:
     key: str
     old: object
     new: object
+    noise: float | None = None  # the change's standard error, from both sides' <key>_stderr where they have one
 
     @property
     def numeric(self) -> bool:
@@ -78,7 +82,8 @@ class MetricRow:
 
     @property
     def verdict(self) -> str:
-        """`better`, `worse`, `same`, or "" where the metric has no direction or a side lacks it."""
+        """`better`, `worse`, `same`, `within noise` (a change within ``NOISE_Z`` standard errors of
+        the difference), or "" where the metric has no direction or a side lacks it."""
         if self.old is not None and self.new is not None and not self.changed:
             return "same"
         if not self.numeric:
@@ -86,6 +91,8 @@ class MetricRow:
         way = better(self.key)
         if not way:
             return ""
+        if self.noise is not None and abs(self.new - self.old) <= NOISE_Z * self.noise:
+            return "within noise"
         return "better" if (self.new - self.old) * way > 0 else "worse"
 
 
@@ -94,18 +101,51 @@ def metric_model(path: str) -> str:
     return PurePosixPath(path).stem
 
 
-def metric_rows(diff: dict, order: list[str], key_order: dict[str, list[str]] | None = None) -> list[MetricRow]:
+def metric_rows(diff: dict, order: list[str], key_order: dict[str, list[str]] | None = None,
+                training: dict | None = None) -> list[MetricRow]:
     """`dvc metrics diff --all` (``{path: {key: {old, new}}}``) as rows: models in ``order`` then
-    the rest; keys in ``key_order[path]`` (the workspace file's order) then the rest, sorted."""
+    the rest; keys in ``key_order[path]`` (the workspace file's order) then the rest, sorted.
+    ``training`` ({model: {key: sd}}): the spread that retraining with another seed adds to each
+    metric (``training_noise``), counted into every row's noise beside the standard errors."""
     rows = []
     for path in diff:
         known = (key_order or {}).get(path, [])
         rank = {k: i for i, k in enumerate(known)}
         for key in sorted(diff[path], key=lambda k: (rank.get(k, len(rank)), k)):
             d = diff[path][key]
-            rows.append(MetricRow(metric_model(path), key, d.get("old"), d.get("new")))
+            model = metric_model(path)
+            sd = (training or {}).get(model, {}).get(key)
+            rows.append(MetricRow(model, key, d.get("old"), d.get("new"), noise_of(diff[path], key, sd)))
     model_rank = {m: i for i, m in enumerate(order)}
     return sorted(rows, key=lambda r: (model_rank.get(r.model, len(model_rank)), r.model))  # stable
+
+
+def noise_of(diff: dict, key: str, training_sd: float | None = None) -> float | None:
+    """The standard error of ``key``'s change: both sides' standard errors (``<key>_stderr``) and,
+    given the spread retraining adds (``training_sd``, one run's), that of each side's training;
+    None where neither is known."""
+    se = diff.get(f"{key}_stderr", {})
+    parts = [v for v in (se.get("old"), se.get("new")) if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)]
+    if len(parts) < 2:
+        parts = []
+    if training_sd is not None and math.isfinite(training_sd):
+        parts += [training_sd, training_sd]
+    return math.sqrt(sum(v * v for v in parts)) if parts else None
+
+
+def training_noise(root, source: str | None) -> dict:
+    """{model: {key: sd}} from ``root``/bench/noise/spread.json (`make bench-noise`) where it was
+    measured on the data source the workspace uses (``source``), else {}."""
+    import json
+    from pathlib import Path
+
+    try:
+        spread = json.loads((Path(root) / "bench" / "noise" / "spread.json").read_text())
+    except (OSError, ValueError):
+        return {}
+    if not isinstance(spread, dict) or spread.get("data") != source:
+        return {}
+    return {m: {k: r["sd"] for k, r in rows.items()} for m, rows in (spread.get("models") or {}).items()}
 
 
 def flat_diff(diff: dict) -> dict:

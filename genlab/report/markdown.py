@@ -31,7 +31,7 @@ def md_table(header: list[str], rows: list[list[str]], cell=md_cell) -> str:
     return "\n".join(lines) + "\n"
 
 
-VERDICT_MD = {"better": "✅ better", "worse": "❌ worse", "same": "", "": ""}
+VERDICT_MD = {"better": "✅ better", "worse": "❌ worse", "within noise": "≈ within noise", "same": "", "": ""}
 
 
 def render_md(r: Report, artifact: str | None = None, limit: int = MD_LIMIT) -> str:

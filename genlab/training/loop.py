@@ -19,6 +19,7 @@ from tqdm import tqdm
 
 from genlab.data import noise
 from genlab.errors import GenlabError
+from genlab.metrics.cost import TrainingCount, counting
 from genlab.models.base import Tensors, Trainable, _as_tuple, mean_loss  # noqa: F401 (mean_loss: part of the loop's interface)
 from genlab.nn.optim import NonFinite, check_finite, make_adam  # noqa: F401 (re-exported for scripts)
 from genlab.training import distributed
@@ -34,6 +35,7 @@ class FitResult:
     best_val_loss: float
     epochs_run: int
     steps: int  # optimisation steps in all (a capped run stops at ``max_steps``)
+    flop: int = 0  # the run's FLOP (``genlab.metrics.cost.TrainingCount``)
 
 
 def default_step(model: Trainable, batch: tuple, optimizers: list) -> dict[str, torch.Tensor]:
@@ -111,8 +113,10 @@ def fit_gradient(
     metric = model.validation_metric
     best_loss, best_epoch, best_state = math.inf, 0, None
     done = 0  # epochs already run (by a killed run that saved its state)
+    flop = TrainingCount(processes=size)
     if resume is not None:
         done, best_loss, best_epoch, best_state = _restore(resume, model, optimizers, schedules, gen, noise_gen)
+        flop.restore(resume["flop"])
         if rank == 0:
             print(f"resuming from epoch {done + 1} (epochs 1-{done} restored from {checkpoint.path if checkpoint else 'a saved state'})", flush=True)
     n = len(train[0])
@@ -134,7 +138,7 @@ def fit_gradient(
                 batch = tuple(t[index] for t in train)
                 if transform is not None:
                     batch = transform(batch, noise_gen)
-                for name, value in model.train_step(batch, optimizers).items():
+                for name, value in flop.step(lambda: model.train_step(batch, optimizers), len(index)).items():
                     term = value.detach().double() * len(index)
                     sums[name] = sums[name] + term if name in sums else term
                 steps += 1
@@ -149,7 +153,7 @@ def fit_gradient(
                 raise Diverged(f"training diverged: the {name} became {total} in epoch {epoch}; no model saved")
         for schedule in schedules:
             schedule.step()
-        val_loss = model.validation_score(val, epoch)
+        val_loss = flop.validation(lambda: model.validation_score(val, epoch))
         if val_loss is not None and not math.isfinite(val_loss):
             raise Diverged(f"training diverged: the validation {metric} became {val_loss} in epoch {epoch}; no model saved")
         if val_loss is not None and val_loss < best_loss:
@@ -170,17 +174,17 @@ def fit_gradient(
             break
         if checkpoint is not None and epoch < p.epochs and checkpoint.due():
             checkpoint.save(lambda: _state(epoch, model, optimizers, schedules, gen, noise_gen,
-                                           best_loss, best_epoch, best_state, live))
+                                           best_loss, best_epoch, best_state, live, flop))
     bar.close()
     model.undistribute()
     if best_state is None:
         raise Diverged(f"training measured no validation {metric} in {epoch} epochs; no model saved")
     model.load_state_dict(best_state)
     model.eval()
-    return FitResult(best_epoch=best_epoch, best_val_loss=best_loss, epochs_run=epoch, steps=steps)
+    return FitResult(best_epoch=best_epoch, best_val_loss=best_loss, epochs_run=epoch, steps=steps, flop=flop.total())
 
 
-def _state(epoch, model, optimizers, schedules, gen, noise_gen, best_loss, best_epoch, best_state, live) -> dict:
+def _state(epoch, model, optimizers, schedules, gen, noise_gen, best_loss, best_epoch, best_state, live, flop) -> dict:
     """What a resumed run needs to go on exactly as this one would (``_restore`` reads it back)."""
     from genlab.training.resume import read_folder
 
@@ -198,6 +202,7 @@ def _state(epoch, model, optimizers, schedules, gen, noise_gen, best_loss, best_
             "model": model.training_state(),
         },
         "live": {} if live is None else read_folder(live.dir),
+        "flop": flop.state(),
     }
 
 
@@ -254,7 +259,10 @@ def train_model(
     training goes.
     """
     if not model.trains_by_gradient:
-        return model.fit(train, val)
+        with counting() as c:
+            summary = model.fit(train, val)
+        n = len(train[0] if isinstance(train, tuple) else train)
+        return {**summary, "steps": 0, "train_flop": c.total + model.uncounted_flop("fit", n)}
     model.begin_fit(train[0] if isinstance(train, tuple) else train)
     if fresh is not None:
         (loop_train, transform), loop_val = fresh, val
@@ -268,6 +276,6 @@ def train_model(
         if live is not None:
             live.summary["best_epoch"] = result.best_epoch
     summary = {"best_epoch": result.best_epoch, "best_val_loss": result.best_val_loss, "epochs": result.epochs_run,
-               "steps": result.steps}
+               "steps": result.steps, "train_flop": result.flop}
     summary.update(model.finish_fit(train))
     return summary

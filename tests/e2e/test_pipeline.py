@@ -473,3 +473,26 @@ def test_a_trained_model_samples_outside_the_pipeline_and_leaves_it_untouched(re
     assert sh(repo, env, "git", "status", "--porcelain").stdout.split() == ["??", "a/", "??", "b/"]
     assert changed_stages(repo, env) == set()
     restore(repo, env)
+
+
+def test_dvc_artifacts_get_fetches_a_model_that_genlab_uses(repo, env, reproduced, tmp_path):
+    """DVC's model registry: with a local remote pushed, `dvc artifacts get <repo> vae` from another
+    folder fetches the VAE's checkpoint; `genlab sample` and `genlab.load` use it as it is."""
+    restore(repo, env)
+    start = sh(repo, env, "git", "rev-parse", "HEAD").stdout.strip()
+    try:
+        sh(repo, env, "dvc", "remote", "add", "-d", "local", str(tmp_path / "remote"))
+        sh(repo, env, "dvc", "push", "-q")
+        sh(repo, env, "git", "commit", "-qam", "a local remote")
+        elsewhere = tmp_path / "elsewhere"
+        elsewhere.mkdir()
+        sh(elsewhere, env, "dvc", "artifacts", "get", str(repo), "vae", "-o", "got.pt")
+        assert (elsewhere / "got.pt").read_bytes() == (repo / "models" / "vae" / "model.pt").read_bytes()
+        proc = sh(elsewhere, env, "genlab", "sample", "got.pt", "-n", "4", "--out", "drawn")
+        assert proc.stdout.startswith("vae: 4 samples (seed 0) in drawn/") and (elsewhere / "drawn" / "samples.png").exists()
+        code = "import genlab; print(genlab.load('got.pt').sample(4, seed=0).shape)"
+        assert sh(elsewhere, env, sys.executable, "-c", code).stdout.strip() == "(4, 1, 8, 8)"
+        shown = sh(repo, env, sys.executable, "-c", "import dvc.api; print(dvc.api.artifacts_show('vae', repo='.')['path'])")
+        assert shown.stdout.strip() == "models/vae/model.pt"
+    finally:
+        back_to(repo, env, start)

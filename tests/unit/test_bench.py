@@ -1,5 +1,7 @@
 """The benchmark code runs (tiny sizes; nothing about speed is asserted here: see `make bench`)."""
 
+import pytest
+
 from bench.run import run, table
 
 KEYS = {
@@ -134,3 +136,16 @@ def test_bench_settings_are_set_as_dvc_exp_run_sets_them():
 
     params = apply_settings({"pixelcnn": {"layers": 6}}, ["pixelcnn.max_steps=500", "generate.n_samples=1000", "models=[mixture,flow]"])
     assert params == {"pixelcnn": {"layers": 6, "max_steps": 500}, "generate": {"n_samples": 1000}, "models": ["mixture", "flow"]}
+
+
+def test_noise_spread_is_over_seeds_without_counts_or_costs():
+    from bench.noise import seeded, spread
+
+    params = {"models": ["vae", "independent"], "vae": {"seed": 0, "lr": 1.0}, "independent": {"smoothing": 0.5}}
+    assert seeded(params, 3) == {"models": ["vae", "independent"], "vae": {"seed": 3, "lr": 1.0}, "independent": {"smoothing": 0.5}}
+    runs = {0: {"vae": {"fid": 2.0, "nll": 80.0, "n_samples": 180, "train_flop": 5}},
+            1: {"vae": {"fid": 4.0, "nll": 80.0, "n_samples": 180, "train_flop": 5, "only_here": 1.0}}}
+    out = spread(runs)
+    assert set(out["vae"]) == {"fid", "nll"}
+    assert out["vae"]["fid"] == {"values": [2.0, 4.0], "mean": 3.0, "sd": pytest.approx(2 ** 0.5)}
+    assert out["vae"]["nll"]["sd"] == 0.0

@@ -58,3 +58,22 @@ def test_metrics_page_is_generated_and_covers_every_committed_metric():
     for path in [*(ROOT / "metrics" / "models").glob("*.json"), ROOT / "metrics" / "real.json"]:
         for key in json.loads(path.read_text()):
             assert any(p.match(key) for p in patterns), f"{path.name}: {key} is not documented in genlab.config.docs.METRICS"
+
+
+def test_dvc_yaml_registers_the_models_as_generated():
+    """DVC's model registry: dvc.yaml's artifacts section holds the generated `model` entry of every
+    model of the default list at least (a model just added may wait for its entry), each as generated."""
+    from genlab.config.params import DEFAULT_MODELS
+
+    text = (ROOT / "dvc.yaml").read_text()
+    artifacts = yaml.safe_load(text)["artifacts"]
+    generated = docs.artifact_entries()
+    assert docs.ARTIFACTS_MARK in text and set(DEFAULT_MODELS) <= set(artifacts) <= set(generated)
+    assert all(artifacts[m] == generated[m] for m in artifacts), "run: python -m genlab.config.docs artifacts"
+    assert text.endswith(docs.artifacts_yaml()) == (set(artifacts) == set(generated))
+    assert artifacts["vae"] == {
+        "path": "models/vae/model.pt", "type": "model",
+        "desc": "genlab vae: The variational autoencoder (Kingma and Welling 2014); trained by train@vae",
+        "labels": ["vae", "images", "continuous", "digits"],
+        "meta": {"metrics": "metrics/models/vae.json", "card": "metrics/models/vae.md", "load": "genlab.load('models/vae')"},
+    }
