@@ -476,7 +476,8 @@ def test_a_trained_model_samples_outside_the_pipeline_and_leaves_it_untouched(re
 
 
 def test_dvc_artifacts_get_fetches_a_model_that_genlab_uses(repo, env, reproduced, tmp_path):
-    """DVC's model registry: with a local remote pushed, `dvc artifacts get <repo> vae` from another
+    """DVC's model registry: with a local remote pushed and a version registered (an annotated
+    tag `vae@v1.0.0`, what `gto register vae` makes), `dvc artifacts get <repo> vae` from another
     folder fetches the VAE's checkpoint; `genlab sample` and `genlab.load` use it as it is."""
     restore(repo, env)
     start = sh(repo, env, "git", "rev-parse", "HEAD").stdout.strip()
@@ -484,6 +485,7 @@ def test_dvc_artifacts_get_fetches_a_model_that_genlab_uses(repo, env, reproduce
         sh(repo, env, "dvc", "remote", "add", "-d", "local", str(tmp_path / "remote"))
         sh(repo, env, "dvc", "push", "-q")
         sh(repo, env, "git", "commit", "-qam", "a local remote")
+        sh(repo, env, "git", "tag", "-a", "vae@v1.0.0", "-m", "the VAE on the digits")
         elsewhere = tmp_path / "elsewhere"
         elsewhere.mkdir()
         sh(elsewhere, env, "dvc", "artifacts", "get", str(repo), "vae", "-o", "got.pt")
@@ -495,4 +497,5 @@ def test_dvc_artifacts_get_fetches_a_model_that_genlab_uses(repo, env, reproduce
         shown = sh(repo, env, sys.executable, "-c", "import dvc.api; print(dvc.api.artifacts_show('vae', repo='.')['path'])")
         assert shown.stdout.strip() == "models/vae/model.pt"
     finally:
+        sh(repo, env, "git", "tag", "-d", "vae@v1.0.0", ok=False)
         back_to(repo, env, start)
