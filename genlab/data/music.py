@@ -259,6 +259,12 @@ class ChordEscape(torch.nn.Module):
         self.escape.fill_((unseen + 0.5) / (len(val_codes) + 1))
         return {"escape": float(self.escape)}
 
+    def codes_of(self, frames: torch.Tensor) -> torch.Tensor:
+        """Each frame's index among the training chords, or ``n_chords`` for one that is none; int64 (F,)."""
+        frames = frames.to(self.chords.device, torch.uint8)
+        same = (frames.unsqueeze(1) == self.chords.unsqueeze(0)).all(-1)  # (F, n_chords)
+        return torch.where(same.any(1), same.float().argmax(1), torch.full((len(frames),), self.n_chords, device=frames.device))
+
     def bernoulli(self, x: torch.Tensor) -> torch.Tensor:
         """log prod_k q_k^x_k (1 - q_k)^(1 - x_k) of frames (F, K), float64."""
         return bernoulli_log_prob(x, self.log_on, self.log_off)

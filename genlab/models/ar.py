@@ -309,31 +309,41 @@ class MusicAR(AdamWClipped, MusicModel):
 
     # -- sampling ---------------------------------------------------------------------------
     @torch.no_grad()
-    def sample_pieces(self, n, length, generator, temperature: float = 1.0) -> torch.Tensor:
+    def sample_pieces(self, n, length, generator, temperature: float = 1.0, primer=None) -> torch.Tensor:
         """Frame by frame, keeping the key-value cache (Transformer) or recurrent state (GRU) within
-        a window; a full window starts the next from its last half, as the likelihood is scored."""
+        a window; a full window starts the next from its last half, as the likelihood is scored.
+        With ``primer`` (F, K) frames, the first window holds them (a primer longer than a window:
+        its last half window, as a later window of a piece would)."""
         T, half, dev = self.params.context, self.params.context // 2, self.device
-        out = torch.empty(n, length, self.keys, dtype=torch.uint8, device=dev)
-        out_codes = torch.empty(n, length, dtype=torch.long, device=dev)
-        symbols = torch.full((n, 1), self.begin, dtype=torch.long, device=dev)
-        logits, state = self.logits(symbols, torch.zeros(n, 1, self.keys, device=dev), cached=True)
-        filled = 1
+        pf = torch.zeros(0, self.keys, dtype=torch.uint8, device=dev) if primer is None else torch.as_tensor(primer).to(dev, torch.uint8)
+        lead = self.begin if len(pf) <= T - 1 else self.resume
+        pf = pf if len(pf) <= T - 1 else pf[len(pf) - half :]
+        p = len(pf)
+        frames_so_far = torch.empty(n, p + length, self.keys, dtype=torch.uint8, device=dev)
+        codes_so_far = torch.empty(n, p + length, dtype=torch.long, device=dev)
+        frames_so_far[:, :p] = pf
+        codes_so_far[:, :p] = self.escape.to(dev).codes_of(pf)
+        symbols = torch.cat([torch.full((n, 1), lead, dtype=torch.long, device=dev), codes_so_far[:, :p]], 1)
+        keys = torch.cat([torch.zeros(n, 1, self.keys, dtype=torch.uint8, device=dev), frames_so_far[:, :p]], 1)
+        logits, state = self.logits(symbols, keys, cached=True)
+        filled = 1 + p
         escape = self.escape.to(dev)
         for t in range(length):
             frames, codes = escape.draw(logits[:, -1].double().log_softmax(-1), generator, temperature)
-            out[:, t], out_codes[:, t] = frames, codes
+            j = p + t
+            frames_so_far[:, j], codes_so_far[:, j] = frames, codes
             if t == length - 1:
                 break
             if filled == T:  # the window is full: the next one starts from its last half
-                k = min(half, t + 1)
-                symbols = torch.cat([torch.full((n, 1), self.resume, dtype=torch.long, device=dev), out_codes[:, t + 1 - k : t + 1]], 1)
-                keys = torch.cat([torch.zeros(n, 1, self.keys, dtype=torch.uint8, device=dev), out[:, t + 1 - k : t + 1]], 1)
+                k = min(half, j + 1)
+                symbols = torch.cat([torch.full((n, 1), self.resume, dtype=torch.long, device=dev), codes_so_far[:, j + 1 - k : j + 1]], 1)
+                keys = torch.cat([torch.zeros(n, 1, self.keys, dtype=torch.uint8, device=dev), frames_so_far[:, j + 1 - k : j + 1]], 1)
                 logits, state = self.logits(symbols, keys, cached=True)
                 filled = 1 + k
             else:
                 logits, state = self.logits(codes.unsqueeze(1), frames.unsqueeze(1), state, cached=True)
                 filled += 1
-        return out.cpu()
+        return frames_so_far[:, p:].cpu()
 
 
 MODEL = (AutoRegressive, MusicAR)

@@ -316,9 +316,11 @@ class MusicModel(GenerativeModel):
         piece included."""
         raise NotImplementedError
 
-    def sample_pieces(self, n: int, length: int, generator: torch.Generator, temperature: float = 1.0) -> torch.Tensor:
+    def sample_pieces(self, n: int, length: int, generator: torch.Generator, temperature: float = 1.0,
+                      primer: torch.Tensor | None = None) -> torch.Tensor:
         """(n, length, K) uint8: pieces drawn frame by frame (``temperature`` sharpens or flattens
-        the model's choice at every frame; 1 is the model itself)."""
+        the model's choice at every frame; 1 is the model itself); with ``primer`` (F, K) frames,
+        each piece continues them (the primer itself is not returned)."""
         raise NotImplementedError
 
 

@@ -84,7 +84,8 @@ class IndependentMusic(MusicModel):
         return bernoulli_log_prob(x, self.log_on, self.log_off)
 
     @torch.no_grad()
-    def sample_pieces(self, n, length, generator, temperature: float = 1.0) -> torch.Tensor:
+    def sample_pieces(self, n, length, generator, temperature: float = 1.0, primer=None) -> torch.Tensor:
+        """Every frame on its own: a primer changes nothing."""
         q = torch.sigmoid((self.log_on - self.log_off) / temperature)
         u = torch.rand(n, length, self.keys, generator=generator, device=q.device, dtype=torch.float64)
         return (u < q).to(torch.uint8)

@@ -269,8 +269,13 @@ class MarkovMusic(MusicModel):
         return self.escape.mix(torch.from_numpy(chord), x, codes.long()).cpu()
 
     @torch.no_grad()
-    def sample_pieces(self, n, length, generator, temperature: float = 1.0) -> torch.Tensor:
-        ctx = np.full((n, self.params.order), self.start, dtype=np.int64)
+    def sample_pieces(self, n, length, generator, temperature: float = 1.0, primer=None) -> torch.Tensor:
+        """Chord by chord from the start symbols, or from the last ``order`` chords of ``primer``."""
+        h = self.params.order
+        ctx = np.full((n, h), self.start, dtype=np.int64)
+        if primer is not None and len(primer) and h:
+            codes = self.escape.codes_of(torch.as_tensor(primer)).cpu().numpy()[-h:]
+            ctx[:, h - len(codes):] = codes
         out = torch.empty(n, length, self.keys, dtype=torch.uint8)
         for t in range(length):
             lp = torch.from_numpy(self._chord_log_probs(ctx)).to(self.escape.escape.device)

@@ -60,10 +60,11 @@ class Trained:
     # -- sampling -------------------------------------------------------------------------------
     @torch.no_grad()
     def sample(self, n: int, seed: int = 0, *, sampler: str | None = None, temperature: float = 1.0,
-               length: int = 500, prompt: str = ""):
+               length: int = 500, prompt: str = "", primer=None):
         """``n`` samples drawn with ``seed`` (the same seed, the same samples, on a CPU): images
         uint8 (n, C, H, W); continuous values float64 (n, F); text, a list of ``n`` strings of
-        ``length`` characters continuing ``prompt``; music, uint8 (n, ``length``, 88) piano rolls.
+        ``length`` characters continuing ``prompt``; music, uint8 (n, ``length``, 88) piano rolls,
+        each continuing ``primer`` (a MIDI file's path, or a piano roll (frames, 88)) if given.
         ``sampler`` picks one of the model's samplers (``model.samplers``); ``temperature``
         sharpens (< 1) or flattens (> 1) text and music."""
         from genlab import runtime
@@ -78,7 +79,8 @@ class Trained:
             out = self.model.sample_stream(n, _count(length, "length"), gen, _temperature(temperature), codes).cpu()
             return [vocab.decode(row) for row in out.numpy()]
         if self.kind == "music":
-            return self.model.sample_pieces(n, _count(length, "length"), gen, _temperature(temperature)).cpu().numpy()
+            roll = None if primer is None else torch.from_numpy(self.primer_roll(primer))
+            return self.model.sample_pieces(n, _count(length, "length"), gen, _temperature(temperature), roll).cpu().numpy()
         if sampler is not None and sampler not in self.model.samplers:
             have = ", ".join(self.model.samplers) or "only its own"
             raise GenlabError(f"sampler {sampler!r}: {self.name} has {have}")
@@ -86,6 +88,20 @@ class Trained:
         if self.kind == "continuous":
             return x.double().numpy()
         return x.round().clamp(0, self.model.n_levels - 1).to(torch.uint8).numpy()
+
+    def primer_roll(self, primer) -> np.ndarray:
+        """A music primer as a piano roll (frames, keys) uint8: read from a MIDI file at the data's
+        ``steps_per_beat`` (notes outside the piano dropped), or an array of 0/1 frames."""
+        keys = int(self.meta["shape"][0])
+        if isinstance(primer, (str, Path)):
+            from genlab.data.midi import read_midi
+
+            roll, _ = read_midi(primer, int(self.meta.get("steps_per_beat", 1)), out_of_range="drop")
+        else:
+            roll = np.asarray(primer)
+        if roll.ndim != 2 or roll.shape[1] != keys or not np.isin(roll, (0, 1)).all():
+            raise GenlabError(f"primer: a piano roll of 0/1 frames (frames, {keys}) expected, not shape {roll.shape}")
+        return roll.astype(np.uint8)
 
     # -- likelihood -------------------------------------------------------------------------------
     def log_prob(self, x) -> np.ndarray:

@@ -6,8 +6,8 @@ new folder (``--out``), never into the pipeline's own outputs:
 - images: samples.png (a grid), one PNG per sample (png/sample_0001.png, ...) and samples.npz
   (``x``: uint8 (n, C, H, W), the data's levels);
 - text: samples.txt (every sample under a header line, the prompt first) and samples.npz;
-- music: midi/ (every sample as a MIDI file), audio/ (WAV files of the first four, sine tones),
-  samples.png (piano rolls) and samples.npz;
+- music: midi/ (every sample as a MIDI file, after the --primer it continues if given), audio/
+  (WAV files of the first four, sine tones), samples.png (piano rolls) and samples.npz;
 - continuous values: samples.csv (one row per sample) and samples.npz.
 
 MODEL is a model's name (models/<name>/ in the pipeline under the current folder), a model folder,
@@ -45,6 +45,7 @@ def sample_parser(sub) -> argparse.ArgumentParser:
     p.add_argument("--length", type=int, default=500, help="text: characters; music: frames (default: %(default)s)")
     p.add_argument("--prompt", default="", help="text: what every sample continues")
     p.add_argument("--prompt-file", type=Path, default=None, help="text: a file whose text every sample continues")
+    p.add_argument("--primer", type=Path, default=None, help="music: a MIDI file every sample continues (its MIDI files start with it)")
     p.add_argument("--device", default="cpu", help="cpu, cuda or auto (default: %(default)s)")
     return p
 
@@ -85,7 +86,13 @@ def sample(args: argparse.Namespace) -> None:
     runtime.setup(args.device, args.seed)
     trained = load(args.model, args.device)
     out = check_out(args.out if args.out is not None else Path(f"samples-{trained.name}-seed{args.seed}"))
-    x = trained.sample(args.n, args.seed, sampler=args.sampler, temperature=args.temperature, length=args.length, prompt=prompt)
+    primer = None
+    if args.primer is not None:
+        if trained.kind != "music":
+            raise GenlabError(f"--primer: {trained.name} models {trained.kind}, not music (text: --prompt)")
+        primer = trained.primer_roll(args.primer)
+    x = trained.sample(args.n, args.seed, sampler=args.sampler, temperature=args.temperature, length=args.length,
+                       prompt=prompt, primer=primer)
     if out.exists():
         out.rmdir()  # empty: atomic_dir puts the finished folder in its place
     with atomic_dir(out) as tmp:
@@ -101,6 +108,8 @@ def sample(args: argparse.Namespace) -> None:
                     fh.write(f"=== sample {i} of {len(x)} (temperature {args.temperature:g}) ===\n{prompt}{s}\n\n")
             files = [paths.SAMPLES_TEXT_FILE, paths.SAMPLES_FILE]
         elif trained.kind == "music":
+            import numpy as np
+
             from genlab.data import midi
 
             steps = int(trained.meta.get("steps_per_beat", 1))
@@ -108,11 +117,12 @@ def sample(args: argparse.Namespace) -> None:
             (tmp / "midi").mkdir()
             (tmp / "audio").mkdir()
             width = len(str(len(x)))
-            for i, roll in enumerate(x, 1):
+            pieces = x if primer is None else [np.concatenate([primer, roll]) for roll in x]  # the primer, then the sample
+            for i, roll in enumerate(pieces, 1):
                 midi.write_midi(roll, tmp / "midi" / f"sample_{i:0{width}d}.mid", steps)
-            for i, roll in enumerate(x[:N_AUDIO], 1):
+            for i, roll in enumerate(pieces[:N_AUDIO], 1):
                 midi.write_wav(tmp / "audio" / f"sample_{i:0{width}d}.wav", roll, steps, max_seconds=30.0)
-            midi.pianoroll_grid(x[:16], ncol=min(4, len(x))).save(tmp / "samples.png", format="png")
+            midi.pianoroll_grid(pieces[:16], ncol=min(4, len(x))).save(tmp / "samples.png", format="png")
             files = ["midi/", "audio/", "samples.png", paths.SAMPLES_FILE]
         elif trained.kind == "continuous":
             write_npz(tmp / paths.SAMPLES_FILE, x=x)

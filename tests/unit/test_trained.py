@@ -138,3 +138,38 @@ def test_the_command_writes_text_and_its_help_says_what_it_does(tmp_path):
     help_text = subprocess.run([sys.executable, "-m", "genlab", "sample", "--help"], capture_output=True, text=True).stdout
     for words in ("MODEL", "--seed", "--prompt", "samples.png", "same bytes", "weights-only"):
         assert words in help_text
+
+
+def test_music_continues_a_primer_midi_file(tmp_path):
+    """A chain over chords that always go a -> b -> c -> a: primed with a piece ending on b, the
+    first frame drawn (near-greedy) is c; the command writes the primer, then the sample."""
+    from genlab.data import midi
+    from genlab.data.music import chord_codes, chord_table
+
+    a, b, c = (np.eye(88, dtype=np.uint8)[[k]] * 1 for k in (39, 43, 46))  # C4, E4, G4
+    piece = np.concatenate([a, b, c] * 10)
+    table = chord_table(piece)
+    inputs = lambda x: (torch.from_numpy(x), torch.from_numpy(chord_codes(x, table)), torch.tensor([len(x)]))
+    meta = {"kind": "music", "shape": [88], "n_levels": 2, "n_chords": len(table), "steps_per_beat": 1}
+    path = saved(tmp_path, "markov", meta, lambda m: m.fit(inputs(piece), inputs(piece)))
+    midi.write_midi(np.concatenate([a, b]), tmp_path / "primer.mid", 1)
+    m = genlab.load(path)
+    rolls = m.sample(20, seed=0, length=3, primer=tmp_path / "primer.mid", temperature=0.05)
+    assert (rolls[:, 0] == c[0]).all(1).mean() > 0.9 and (rolls[:, 1] == a[0]).all(1).mean() > 0.9
+    main(["sample", str(path), "-n", "2", "--length", "3", "--primer", str(tmp_path / "primer.mid"), "--out", str(tmp_path / "m")])
+    roll, _ = midi.read_midi(tmp_path / "m" / "midi" / "sample_1.mid", 1)
+    assert np.array_equal(roll[:2], np.concatenate([a, b]))  # the primer first
+    assert len(roll) <= 5 and (tmp_path / "m" / "audio" / "sample_1.wav").exists()
+    with pytest.raises(SystemExit):
+        main(["sample", str(path), "--primer", str(tmp_path / "nothing.mid"), "--out", str(tmp_path / "n")])
+
+
+def test_the_music_transformer_continues_a_primer_longer_than_its_window(tmp_path):
+    _, _, meta, train, val, _ = toy_meta_and_data(np.random.default_rng(0))
+    torch.manual_seed(0)
+    model = registry.build("ar", registry.params_class("ar")(context=6, layers=1, width=8, heads=1), meta)
+    model.escape.fit(train[0], train[1], val[1])
+    frames = train[0]
+    for primer in (None, frames[:3], frames[:20]):  # none, within a window, longer than one
+        x = model.eval().sample_pieces(2, 9, torch.Generator().manual_seed(0), primer=primer)
+        assert x.shape == (2, 9, 4) and x.dtype == torch.uint8
