@@ -73,11 +73,35 @@ def write_table(path: Path, header: list[str], rows: list[list[str]]) -> str:
     return table
 
 
+def sampling_table(folder: Path, run: dict) -> str | None:
+    """Samples per second of each model's generate stage: the draws it made (``generate.n_samples``
+    with each of the model's samplers) over its wall time; None without a params file."""
+    from genlab.models import registry
+
+    try:
+        params = yaml.safe_load((folder / run.get("params", "params.yaml")).read_text())
+        n = int(params["generate"]["n_samples"])
+    except (OSError, KeyError, TypeError, ValueError, yaml.YAMLError):
+        return None
+    rows = []
+    for stage, seconds in run["seconds"].items():
+        if not stage.startswith("generate@") or seconds <= 0:
+            continue
+        model = stage.split("@", 1)[1]
+        impls = registry.implementations(model) if model in registry.names() else {}
+        samplers = max((len(c.samplers) for c in impls.values()), default=0) or 1
+        rows.append([model, f"{n:,} x {samplers}", f"{seconds:,.1f}", f"{n * samplers / seconds:,.1f}"])
+    return md_table(["model", "samples drawn (x samplers)", "seconds", "samples per second"], rows, cell=str) if rows else None
+
+
 def results_sections(folder: Path, run: dict) -> list[tuple[str, str]]:
     """A pipeline benchmark's tables for its results file: the summary stage's table
-    (``folder``/metrics/summary.md, what it printed) and the wall time of each stage."""
-    return [("Metrics (metrics/summary.md)", (folder / paths.SUMMARY_MD).read_text()),
-            ("Wall time per stage (run.json)", stage_table(run))]
+    (``folder``/metrics/summary.md, what it printed), the wall time of each stage and each
+    model's samples per second."""
+    sections = [("Metrics (metrics/summary.md)", (folder / paths.SUMMARY_MD).read_text()),
+                ("Wall time per stage (run.json)", stage_table(run))]
+    sampling = sampling_table(folder, run)
+    return sections + ([("Sampling speed (generate stages)", sampling)] if sampling else [])
 
 
 def run_and_sweep(folder: Path, name: str, params_file: str, title: str, sweep, sweep_title: str) -> None:

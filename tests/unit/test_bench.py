@@ -115,6 +115,10 @@ def test_pipeline_results_sections(tmp_path):
     (h1, summary), (h2, stages) = results_sections(tmp_path, run)
     assert "summary.md" in h1 and "| vae | 83.92 |" in summary
     assert "| train@vae | 2,400.0 |" in stages and stages.splitlines()[-1] == "| total | 2,401.5 |"
+    (tmp_path / "params.yaml").write_text("generate:\n  n_samples: 1000\n")
+    run["seconds"].update({"generate@vae": 4.0, "generate@gan": 0.5})
+    (_, sampling), = results_sections(tmp_path, run)[2:]
+    assert "| vae | 1,000 x 2 | 4.0 | 500.0 |" in sampling and "| gan | 1,000 x 1 | 0.5 | 2,000.0 |" in sampling
 
 
 def test_resume_keeps_the_committed_record(tmp_path):
