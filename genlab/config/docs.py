@@ -146,7 +146,7 @@ METRICS = {
     "n_pieces": ("music", "samples (real row: validation pieces) scored"),
     "frames_compared": ("music", "per-piece features use the first this many frames of every sample and piece: the median test piece's length, or the samples' length if shorter"),
     "note": ("any", "why some metrics are missing (no labels, continuous values, text)"),
-    "n_parameters": ("cost", "values the model learnt: its trained parameters (weight averages such as EMA copies not counted again); a closed-form model: the floating-point tables it fitted"),
+    "n_parameters": ("cost", "values the model learnt: its trained parameters (weight averages such as EMA copies not counted again); a closed-form model: every value of the tables it fitted (probabilities; a Markov chain's n-gram keys and counts)"),
     "checkpoint_bytes": ("cost", "size of `models/<model>/model.pt`, bytes"),
     "train_steps": ("cost", "optimisation steps of the training run (0: fitted in closed form)"),
     "train_flop": ("cost", "floating-point operations of the whole training run, counted by PyTorch's counter (`torch.utils.flop_counter`: matrix products, convolutions and attention, 2 per multiply-add, forward and backward) on the first step and the first validation and scaled by the examples trained and validated on; closed-form models add one operation per value counted or looked up (`genlab.metrics.cost`)"),

@@ -37,10 +37,11 @@ def counting() -> Iterator[Counted]:
 
 def n_parameters(model: torch.nn.Module) -> int:
     """The values a model learnt: its trained parameters (weight averages such as EMA copies are
-    not counted again); for a model fitted in closed form, the floating-point tables it fitted."""
+    not counted again); for a model fitted in closed form, every value of the tables it fitted
+    (probabilities, and a Markov chain's n-gram keys and counts)."""
     if getattr(model, "trains_by_gradient", True):
         return sum(p.numel() for p in model.parameters() if p.requires_grad)
-    return sum(t.numel() for t in model.state_dict().values() if t.is_floating_point())
+    return sum(t.numel() for t in model.state_dict().values())
 
 
 @dataclass
