@@ -12,7 +12,7 @@ from genlab.errors import GenlabError
 from genlab.io import atomic_file, write_json
 
 COLUMNS = [
-    "nll", "nll_stderr", "bits_per_dim", "fid", "kid", "precision", "recall", "density", "coverage",
+    "nll", "nll_stderr", "bits_per_dim", "fid", "fid_stderr", "kid", "precision", "recall", "density", "coverage",
     "inception_score", "classes_covered", "nn_distance_ratio", "exact_copy_rate", "n_samples",
     "ks_statistic", "ks_pvalue", "wasserstein", "ks_pvalue_true", "n_generated",
     "bits_per_char", "perplexity", "novelty_char8", "novelty_char16", "novelty_word3", "longest_copy", "distinct_2",

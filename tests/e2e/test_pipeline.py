@@ -61,6 +61,12 @@ def reproduced(repo, env):
     return tiny_reproduced_repo(repo, env)
 
 
+def summary_rows(repo) -> list[str]:
+    """The row names of metrics/summary.md's first table (the quality one; the cost table follows)."""
+    table = (repo / "metrics" / "summary.md").read_text().split("\n\n")[0]
+    return [line.split("|")[1].strip() for line in table.splitlines()[2:]]
+
+
 def read(repo, name):
     path = f"metrics/{name}.json" if name in ("real", "classifier") else f"metrics/models/{name}.json"
     return json.loads((repo / path).read_text())
@@ -176,7 +182,7 @@ def test_documented_keys_can_be_set_the_dvc_way(repo, env, reproduced, setting):
 def test_changing_models_needs_no_edit_of_dvc_yaml(repo, env, reproduced):
     proc = sh(repo, env, "dvc", "exp", "run", "-S", "models=[vae,independent]")
     assert stages_run(proc) == {"summary"}  # both models' stages are up to date
-    rows = [line.split("|")[1].strip() for line in (repo / "metrics" / "summary.md").read_text().splitlines()[2:]]
+    rows = summary_rows(repo)
     assert sorted(rows) == ["independent", "real", "vae"]
     restore(repo, env)
 
@@ -451,7 +457,7 @@ def test_the_new_families_run_beside_the_vae_on_one_likelihood_scale(repo, env, 
         assert metrics["bits_per_dim"] == pytest.approx(metrics["nll"] / (64 * math.log(2)), rel=1e-5)  # 6 digits in the file
     assert read(repo, "diffusion")["nll"] == pytest.approx(sum(read(repo, "diffusion")[k] for k in ("nll_prior", "nll_diffusion", "nll_decoder")), rel=1e-5)
     assert read(repo, "flow")["dequant_bound"] >= read(repo, "flow")["nll"]
-    rows = [line.split("|")[1].strip() for line in (repo / "metrics" / "summary.md").read_text().splitlines()[2:]]
+    rows = summary_rows(repo)
     assert sorted(rows) == sorted(["vae", "mixture", "gan", "real", *new])
     restore(repo, env)
 
