@@ -45,9 +45,8 @@ def read_train_summary(model: str) -> dict:
         raise GenlabError(f"{path}: missing or not JSON; run the train stage") from None
 
 
-def training_cost(model: str) -> dict:
-    """What training the model cost and what it weighs, from the train stage's outputs."""
-    trained = read_train_summary(model)
+def training_cost(model: str, trained: dict) -> dict:
+    """What training the model cost and what it weighs, from the train stage's outputs (``trained``: its train.json)."""
     return {"train_steps": int(trained.get("steps", 0)), "train_flop": int(trained.get("train_flop", 0)),
             "checkpoint_bytes": Path(paths.checkpoint(model)).stat().st_size}
 
@@ -65,11 +64,12 @@ def main(args) -> None:
         _, model = registry.load(paths.checkpoint(args.model), device)
         samples = load_samples(paths.samples_file(args.model))
         setting = Setting(params, classifier, runtime.generator(params.evaluate.seed, device))
+        trained = read_train_summary(args.model)
         metrics = score_model(model, data, samples, setting)
-        metrics.update(training_cost(args.model))
+        metrics.update(training_cost(args.model, trained))
     write_json(path, metrics)
     if not args.real:
-        card = model_card(args.model, model, data.meta, metrics, read_train_summary(args.model), paths.PREPARED)
+        card = model_card(args.model, model, data.meta, metrics, trained, paths.PREPARED)
         with atomic_file(paths.model_card(args.model)) as tmp:
             tmp.write_text(card, encoding="utf-8")
     name = "real" if args.real else args.model

@@ -31,7 +31,7 @@ N_AUDIO = 4
 
 
 def sample_parser(sub) -> argparse.ArgumentParser:
-    first, _, rest = __doc__.strip().partition("\n\n")
+    rest = __doc__.strip().partition("\n\n")[2]
     p = sub.add_parser("sample", help="draw samples from a trained model into a new folder",
                        description=rest.split("\n\nMODEL")[0].strip(), epilog="MODEL" + rest.split("\n\nMODEL", 1)[1],
                        formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -126,9 +126,8 @@ def sample(args: argparse.Namespace) -> None:
             files = ["midi/", "audio/", "samples.png", paths.SAMPLES_FILE]
         elif trained.kind == "continuous":
             write_npz(tmp / paths.SAMPLES_FILE, x=x)
-            columns = trained.meta.get("columns") or [f"x{j}" for j in range(x.shape[1])]
             with open(tmp / "samples.csv", "w") as fh:
-                fh.write(",".join(map(str, columns)) + "\n")
+                fh.write(",".join(f"x{j}" for j in range(x.shape[1])) + "\n")  # the prepared data keeps no column names
                 fh.writelines(",".join(f"{v:.9g}" for v in row) + "\n" for row in x)
             files = ["samples.csv", paths.SAMPLES_FILE]
         else:
