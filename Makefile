@@ -14,7 +14,7 @@ PLOTS_TEMPLATE := .dvc/plots_template.html
 BASE   ?= main
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: install browser repro report pr-comment exp-show test test-fast lint gpu-check gpu-wheels bench bench-mnist bench-8bit bench-colour bench-text bench-music bench-resume bench-noise clean-venv
+.PHONY: install browser repro report pr-comment exp-show test test-fast lint gpu-check gpu-wheels bench bench-mnist bench-8bit bench-colour bench-unlabelled bench-text bench-music bench-resume bench-noise clean-venv
 
 install: $(STAMP) $(PLOTS_TEMPLATE)
 
@@ -128,6 +128,10 @@ bench-8bit: install
 
 bench-colour: install
 	$(RUN) python -m bench.colour
+
+# A flat folder of unlabelled colour images, and the digits in both feature spaces (bench/unlabelled.py).
+bench-unlabelled: install
+	$(RUN) python -m bench.unlabelled
 
 bench-text: install
 	$(RUN) python -m bench.text

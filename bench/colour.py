@@ -58,16 +58,25 @@ def crops(seed: int = 0) -> tuple[np.ndarray, np.ndarray, list[str]]:
     with zipfile.ZipFile(wheel()) as z:
         for label, name in enumerate(PHOTOS):
             with Image.open(io.BytesIO(z.read(f"skimage/data/{name}"))) as im:
-                im = im.convert("RGB")
-                scale = SHORT_SIDE / min(im.size)
-                im = im.resize((round(im.size[0] * scale), round(im.size[1] * scale)), Image.Resampling.LANCZOS)
-                arr = np.asarray(im, dtype=np.uint8)
-            h, w, _ = arr.shape
-            for _ in range(PER_PHOTO):
-                i, j = rng.integers(0, h - SIZE + 1), rng.integers(0, w - SIZE + 1)
-                xs.append(arr[i : i + SIZE, j : j + SIZE].transpose(2, 0, 1))
-                ys.append(label)
+                xs += random_crops(im.convert("RGB"), PER_PHOTO, rng)
+                ys += [label] * PER_PHOTO
     return np.stack(xs), np.array(ys), [p.split(".")[0] for p in PHOTOS]
+
+
+def random_crops(im, n: int, rng: np.random.Generator, size: int = SIZE, short_side: int = SHORT_SIDE) -> list[np.ndarray]:
+    """``n`` random (3, size, size) uint8 crops of the RGB PIL image ``im``, scaled first so that its
+    short side is ``short_side`` pixels."""
+    from PIL import Image
+
+    scale = short_side / min(im.size)
+    im = im.resize((round(im.size[0] * scale), round(im.size[1] * scale)), Image.Resampling.LANCZOS)
+    arr = np.asarray(im, dtype=np.uint8)
+    h, w, _ = arr.shape
+    out = []
+    for _ in range(n):
+        i, j = rng.integers(0, h - size + 1), rng.integers(0, w - size + 1)
+        out.append(arr[i : i + size, j : j + size].transpose(2, 0, 1))
+    return out
 
 
 def write_folder(folder: Path) -> int:

@@ -17,7 +17,7 @@ from genlab.config.params import load_params
 from genlab.io import atomic_file, write_json
 from genlab.report.markdown import md_table
 from genlab.runtime import resolve_device
-from stages import classifier, evaluate, generate, preprocess, summary, train
+from stages import classifier, evaluate, generate, preprocess, self_supervised, summary, train
 
 
 def apply_settings(params: dict, settings: list[str]) -> dict:
@@ -48,6 +48,7 @@ def run_stages(folder: Path, params_file: str = "params.yaml") -> dict:
 
     timed("preprocess", preprocess.main)
     timed("classifier", classifier.main)
+    timed("self_supervised", self_supervised.main)
     for m in params.models:
         timed(f"train@{m}", train.main, model=m)
         timed(f"generate@{m}", generate.main, model=m)

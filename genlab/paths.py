@@ -17,6 +17,11 @@ CLASSIFIER_FILE = "classifier.pt"  # the classifier, in its folder
 CLASSIFIER = f"{CLASSIFIER_DIR}/{CLASSIFIER_FILE}"
 CLASSIFIER_METRICS = "metrics/classifier.json"
 
+SELF_SUPERVISED_DIR = "models/self_supervised"  # self_supervised: network.pt, train.json, live/
+SELF_SUPERVISED_FILE = "network.pt"  # the self-supervised feature network, in its folder
+SELF_SUPERVISED = f"{SELF_SUPERVISED_DIR}/{SELF_SUPERVISED_FILE}"
+SELF_SUPERVISED_METRICS = "metrics/self_supervised.json"
+
 CHECKPOINT_FILE = "model.pt"  # a model's checkpoint, in its folder
 SAMPLES = "samples"  # generate@<model>: one folder per model
 SAMPLES_FILE = "samples.npz"  # a model's samples, in its samples folder

@@ -33,9 +33,12 @@ def main(args) -> None:
     with atomic_dir(paths.CLASSIFIER_DIR) as out:
         if not trains:
             kind = data.modality
-            why = "no labels: no classifier" if kind.uses_classifier else f"{kind.name} data: no classifier, it does not apply"
+            if kind.uses_features:
+                why = "unlabelled images (fewer than two classes): no classifier; the sample metrics use the self-supervised features"
+            else:
+                why = f"{kind.name} data: no classifier, it does not apply"
             write_json(out / "train.json", {"note": why})
-            metrics = {"note": f"{why}; the sample metrics that need one are skipped"}
+            metrics = {"note": why}
         else:
             model = Classifier(p, data.meta["shape"], data.meta["n_levels"], data.meta["n_classes"]).to(device)
             settings = {"stage": "classifier", "params": p.model_dump(), "device": params.device, "precision": params.precision}

@@ -2,9 +2,11 @@
 
 Reads `device` and `evaluate:`. Likelihood on the test split (nats per example; for the VAE
 the importance-weighted bound with `evaluate.iw_samples` samples, the negative ELBO and
-its terms). Sample metrics of the model's samples against the test split in the frozen
-classifier's features (fid, kid, precision, recall, density, coverage, inception_score,
-classes_covered) and memorisation against the train split in pixel space
+its terms). Sample metrics of the model's samples against the test split in a frozen
+network's features, the space `evaluate.features` chooses (genlab.evaluation.features: the
+classifier's or the self-supervised network's; `features` names it in every file): fid,
+fid_stderr, kid, precision, recall, density, coverage and, in the classifier's,
+inception_score and classes_covered; memorisation against the train split in pixel space
 (nn_distance_ratio, exact_copy_rate); for continuous values, two-sample tests instead.
 For text: exact nats per character over the whole test text (nll, bits_per_char,
 perplexity, n_test, oov_rate) and the text sample metrics (novelty_char8, novelty_char16,
@@ -14,7 +16,9 @@ n_test_pieces, unseen_rate) and the music sample metrics (polyphony, pitch_class
 pitch_range, scale_consistency, chord_copy_rate, oa_pitch_count, oa_pitch_class_hist); its
 real row is the validation pieces scored as if they were samples. Writes metrics/models/<model>.json, or with --real
 metrics/real.json: the validation split scored as if it were samples (text: as many test
-windows as samples, of the same length), the reference every model is read against.
+windows as samples, of the same length), the reference every model is read against; for
+images also fid_shuffled, the known-bad reference (the same images, pixels shuffled) that the
+features must tell from real ones.
 Beside the quality, what the model costs (genlab.metrics.cost): n_parameters, checkpoint_bytes,
 train_steps, train_flop (the whole training run), sample_flop (one sample; text and music: of
 `generate.length` symbols or frames) and nll_flop (one test image, row, character or frame);
@@ -22,16 +26,17 @@ and the model's card, metrics/models/<model>.md (genlab.evaluation.card).
 """
 
 import json
+import sys
 from pathlib import Path
 
 from genlab import cli, paths, runtime
 from genlab.config.params import load_params
-from genlab.data import modality
 from genlab.data.prepare import load_prepared
 from genlab.errors import GenlabError
+from genlab.evaluation import features
 from genlab.evaluation.card import model_card
-from genlab.evaluation.classifier import Classifier
 from genlab.evaluation.evaluate import Setting, load_samples, score_model, score_real
+from genlab.evaluation.summary import feature_check
 from genlab.io import atomic_file, write_json
 from genlab.models import registry
 
@@ -55,15 +60,16 @@ def main(args) -> None:
     params = load_params(args.params, models=[args.model] if args.model else [])
     device = runtime.setup(params.device, params.evaluate.seed, params.precision)
     data = load_prepared(paths.PREPARED)
-    classifier = Classifier.load(paths.CLASSIFIER, device="cpu") if modality.has_classifier(data.meta) else None
+    space = features.space(params.evaluate.features, data.meta)
+    network = None if space is None else features.load(space, device="cpu")
     if args.real:
         path = paths.REAL_METRICS
-        metrics = score_real(data, Setting(params, classifier))
+        metrics = score_real(data, Setting(params, network, space))
     else:
         path = paths.model_metrics(args.model)
         _, model = registry.load(paths.checkpoint(args.model), device)
         samples = load_samples(paths.samples_file(args.model))
-        setting = Setting(params, classifier, runtime.generator(params.evaluate.seed, device))
+        setting = Setting(params, network, space, runtime.generator(params.evaluate.seed, device))
         trained = read_train_summary(args.model)
         metrics = score_model(model, data, samples, setting)
         metrics.update(training_cost(args.model, trained))
@@ -72,6 +78,10 @@ def main(args) -> None:
         card = model_card(args.model, model, data.meta, metrics, trained, paths.PREPARED)
         with atomic_file(paths.model_card(args.model)) as tmp:
             tmp.write_text(card, encoding="utf-8")
+    if args.real and "fid_shuffled" in metrics:
+        warning = feature_check(metrics)
+        if warning:
+            print(f"warning: {warning}", file=sys.stderr)
     name = "real" if args.real else args.model
     print(f"evaluate {name}: " + ", ".join(f"{k} {v:.6g}" for k, v in metrics.items() if isinstance(v, (int, float))))
 

@@ -11,10 +11,9 @@ trains in that many processes under torchrun (genlab.training.distributed); rank
 
 from genlab import cli, paths, runtime
 from genlab.config.params import load_params
-from genlab.data import modality
 from genlab.data.prepare import load_prepared
 from genlab.errors import GenlabError, TooShort
-from genlab.evaluation.classifier import Classifier
+from genlab.evaluation import features
 from genlab.io import atomic_dir, write_json
 from genlab.models import registry
 from genlab.training import distributed, resume
@@ -32,19 +31,19 @@ def main(args) -> None:
         return distributed.launch(params.distributed, "stages.train", ["--model", args.model, "--params", args.params])
     device = distributed.init(device)
     model = model.to(device)
-    if model.needs_classifier:  # e.g. the GAN: checkpoints chosen by validation FID
-        if not modality.has_classifier(data.meta):
-            raise GenlabError(
-                f"{args.model}: selects checkpoints in the feature classifier's space, which needs labelled images"
-            )
-        model.attach_classifier(Classifier.load(paths.CLASSIFIER))
+    space = None
+    if model.needs_features:  # e.g. the GAN: checkpoints chosen by validation FID
+        space = features.space(params.evaluate.features, data.meta)
+        if space is None:
+            raise GenlabError(f"{args.model}: selects checkpoints in image features; the data are {data.modality.name}")
+        model.attach_features(features.load(space))
     fresh = fresh_training_data(data)  # dynamic binarization, dequantization
     out_dir = paths.model_dir(args.model)
     checkpoint = None
     if model.trains_by_gradient and distributed.is_main():  # a killed run resumes (genlab.training.resume)
         settings = {"stage": f"train@{args.model}", "params": model_params.model_dump(), "device": params.device,
                     "precision": params.precision}
-        checkpoint = resume.for_stage(out_dir, settings, [paths.PREPARED] + ([paths.CLASSIFIER] if model.needs_classifier else []),
+        checkpoint = resume.for_stage(out_dir, settings, [paths.PREPARED] + ([features.output(space)] if space else []),
                                       params.checkpoint_every)
 
     def fit(live_dir) -> dict:

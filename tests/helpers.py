@@ -31,6 +31,7 @@ TINY = {
     "flow": {"epochs": 2, "width": 8, "depth": 1, "checker_steps": 1, "eval_draws": 2},
     "diffusion": {"max_steps": 6, "width": 8, "channel_mult": [1, 1], "timesteps": 20, "sample_steps": 5, "val_draws": 16},
     "classifier": {"epochs": 3, "hidden": [32], "feature_dim": 8},
+    "self_supervised": {"epochs": 2, "batch_size": 32, "width": 4, "feature_dim": 8},
     "generate": {"n_samples": 40, "grid_size": 16, "n_reconstructions": 4, "interpolation_steps": 3},
     "evaluate": {"iw_samples": 20, "n_samples": 30, "kid_subsets": 5},
 }

@@ -98,15 +98,19 @@ METRICS = {
     "nll_decoder": ("likelihood", "diffusion: the bound's decoder term -log p(x_0|x_1), a discretised Gaussian over exactly the data's levels; `nll = nll_prior + nll_diffusion + nll_decoder`"),
     "vlb_timesteps": ("likelihood", "diffusion: T where the bound sums every t, else the t drawn per test image (a stratified, unbiased estimate whose noise is in `nll_stderr`)"),
     "dequant_draws": ("likelihood", "flow: the dequantisation draws u ~ q(u|x) per test image behind `nll` (`flow.eval_draws`)"),
-    "fid": ("images", "Fréchet distance between Gaussians fitted to the classifier features of the samples and of the test split (torchmetrics, our features)"),
+    "features": ("images", "the feature space of the sample metrics: `classifier` or `self_supervised` (`evaluate.features`); rows measured in different spaces are not comparable"),
+    "fid": ("images", "Fréchet distance between Gaussians fitted to the features (`features`) of the samples and of the test split (torchmetrics, our features)"),
     "fid_stderr": ("images", "bootstrap standard error of `fid`: its standard deviation over 100 seeded resamplings of both sets; the noise of the finite sets scored, not the spread that retraining with another seed adds (the report calls a change within 2 standard errors \"within noise\")"),
     "kid": ("images", "kernel inception distance (unbiased MMD², cubic polynomial kernel); can be slightly negative when the sets match"),
     "precision": ("images", "Kynkäänniemi et al. 2019, k = `k_precision`: share of samples inside the test images' k-NN balls"),
     "recall": ("images", "the same, the other way: share of test images inside the samples' k-NN balls"),
     "density": ("images", "Naeem et al. 2020, k = `k_density`: mean count of real balls holding a sample, over k"),
     "coverage": ("images", "Naeem et al. 2020: share of real balls holding at least one sample"),
-    "inception_score": ("images", "exp E KL(p(y|x) || p(y)) in the classifier's predictions (at most the number of classes)"),
-    "classes_covered": ("images", "classes predicted for at least one sample"),
+    "inception_score": ("images", "exp E KL(p(y|x) || p(y)) in the classifier's predictions (at most the number of classes); in the classifier's features only"),
+    "classes_covered": ("images", "classes predicted for at least one sample; in the classifier's features only"),
+    "fid_shuffled": ("images", "`real` only: the FID of a known-bad reference, the real row's images with each one's pixels shuffled, in the same features; the summary warns when it is not above the real row's `fid` by 2 combined standard errors"),
+    "fid_shuffled_stderr": ("images", "`real` only: the bootstrap standard error of `fid_shuffled`"),
+    "labels": ("images", "`real` only: `labelled, k classes` or `unlabelled`"),
     "nn_distance_ratio": ("images", "pixel space: median distance from a sample to its nearest training image, over the same for test images (about 1 for new images, 0 for copies)"),
     "exact_copy_rate": ("images", "share of samples identical to a training image"),
     "n_samples": ("images, text", "samples scored (the same for every row, `real` included; text: test windows for `real`)"),
@@ -195,7 +199,7 @@ METRICS_INTRO = """\
 `evaluate@<model>` writes `metrics/models/<model>.json` and `real` writes `metrics/real.json`,
 with the flat keys below. Likelihoods are on the test split, for the models that have one, in
 nats; [Models](models.md#likelihood-conventions) gives their conventions per kind of data.
-Sample metrics score n samples against the test split: images in the feature classifier's
+Sample metrics score n samples against the test split: images in a frozen feature network's
 features and in pixel space, continuous values by two-sample tests, text and music by
 statistics of the sequences ([Bring your own data](data.md)).
 
@@ -205,13 +209,30 @@ the whole test split. The `real` row scores held-out data (the validation split)
 code and n, so it shows what "as good as real data" looks like at this n. Read every sample
 metric against it.
 
-**The feature classifier.** Inception weights cannot be downloaded here and are the wrong
-features for 8x8 grey digits. So the `classifier` stage trains an MLP on the train split (early
-stopping on validation loss), freezes it, and stores it as a DVC output. Every image sample
-metric is computed in its penultimate features (`classifier.feature_dim` wide). Numbers are
-comparable only between runs with the same classifier. `metrics/classifier.json` holds
-`val_accuracy`, `test_accuracy`, `n_test` and `feature_dim`. The classifier does not apply to
-text and music, and without labels the classifier metrics are skipped; a `note` says so.
+**The feature networks.** Inception weights cannot be downloaded here and are the wrong
+features for 8x8 grey digits. So the image sample metrics are computed in the features of a
+network trained on the data's own train split, frozen, and stored as a DVC output; numbers are
+comparable only between runs in the same features, and every metrics file names them
+(`features`). `evaluate.features` chooses:
+
+- `classifier`: the `classifier` stage's MLP, trained on the labels (early stopping on
+  validation loss), its penultimate features (`classifier.feature_dim` wide).
+  `metrics/classifier.json` holds `val_accuracy`, `test_accuracy`, `n_test` and `feature_dim`.
+  It needs labelled images of at least two classes.
+- `self_supervised`: the `self_supervised` stage's small convolutional encoder, trained without
+  labels by SimCLR's contrastive loss (two augmented views of each image told apart from the
+  other images'; `self_supervised:` params), its encoder's output (`self_supervised.feature_dim`
+  wide). `metrics/self_supervised.json` holds its validation loss and steps. The Inception
+  Score and `classes_covered` need class predictions and are left out.
+- `auto` (the default): the classifier where there are at least two classes, else
+  self-supervised. A flat folder of images, or one class folder, is unlabelled.
+
+On the digits the two spaces rank the seven default models' FIDs the same way (Spearman 1.0;
+[Data](data.md#unlabelled-images)). **Features are checked, not trusted:** the `real` row also
+scores a known-bad reference, its own images with each one's pixels shuffled (`fid_shuffled`),
+and the summary warns when the features cannot tell those from real images by more than the
+noise (the difference under 2 combined bootstrap standard errors, the same z as the report's
+"within noise"). The feature networks do not apply to text, music and values.
 
 **Which way is better.** Lower is better for `nll`, `bits_per_*`, `fid`, `kid` and
 `pitch_class_tv`. Higher is better for precision, recall, density and coverage (up to the real

@@ -1,5 +1,5 @@
-"""The pipeline's own params sections (`data`, `classifier`, `generate`, `evaluate`,
-`distributed`): plain types that the library's lower layers read, composed with the models'
+"""The pipeline's own params sections (`data`, `classifier`, `self_supervised`, `generate`,
+`evaluate`, `distributed`): plain types that the library's lower layers read, composed with the models'
 sections into the params file by ``genlab.config.params``."""
 
 from __future__ import annotations
@@ -78,6 +78,19 @@ class ClassifierParams(GradientParams):
     patience: int = Field(20, ge=1, description="epochs without a better validation loss before stopping")
 
 
+class SelfSupervisedParams(GradientParams):
+    """The self-supervised feature network of the sample metrics on unlabelled images (SimCLR's
+    contrastive objective, trained by the shared loop on the train split without its labels)."""
+
+    batch_size: int = Field(256, ge=2, description="images per step: each is drawn twice, augmented, and told apart from the other 2 x (batch_size - 1) views")
+    epochs: int = Field(200, ge=1, description="most epochs")
+    max_steps: Optional[int] = Field(1000, ge=1, description="most optimisation steps in all (null: no cap)")
+    width: int = Field(32, ge=1, le=Section.MAX_CONV_WIDTH, description="channels of the first convolution (doubled at each halving of the image)")
+    feature_dim: int = Field(64, ge=2, le=Section.MAX_WIDTH, description="width of the encoder's output: the sample metrics' feature space")
+    temperature: float = Field(0.2, gt=0, le=10, description="temperature of the contrastive (NT-Xent) loss")
+    patience: int = Field(20, ge=1, description="epochs without a better validation loss before stopping")
+
+
 class GenerateParams(Section):
     seed: int = Field(0, ge=0, description="seed of the samples")
     n_samples: int = Field(1000, ge=1, le=Section.MAX_SAMPLES, description="samples drawn per model (and per sampler)")
@@ -102,6 +115,9 @@ class EvaluateParams(Section):
     k_precision: int = Field(3, ge=1, description="k of precision and recall")
     k_density: int = Field(5, ge=1, description="k of density and coverage")
     kid_subsets: int = Field(100, ge=1, description="random subsets KID is averaged over (each half the smaller set)")
+    features: Literal["auto", "classifier", "self_supervised"] = Field(
+        "auto", description="images: the feature space of the sample metrics (FID, KID, precision/recall, density/coverage) and of the GAN's checkpoint choice: the `classifier` stage's (needs at least two classes), the `self_supervised` stage's (no labels needed), or `auto`: the classifier where there are at least two classes, else self-supervised"
+    )
 
 
 class DistributedParams(Section):

@@ -75,6 +75,7 @@ def prepare_examples(params: DataParams, out_dir: str | Path) -> dict:
         "binarize": params.binarize,
         "has_labels": y is not None,
         "n_classes": int(y.max()) + 1 if y is not None else 0,
+        "labels": f"{int(y.max()) + 1} classes" if y is not None and y.max() >= 1 else "unlabelled",
         "counts": {s: int(len(parts[s])) for s in SPLITS},
     }
     if params.binarize == "dynamic":

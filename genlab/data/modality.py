@@ -29,7 +29,7 @@ class Modality:
     description: str
     discrete: bool  # likelihoods on a discrete scale: nats per example and bits per dimension
     metrics: tuple[str, ...]  # metric groups evaluate computes for samples of this data
-    uses_classifier: bool  # sample metrics in a feature classifier's space (when there are labels)
+    uses_features: bool  # sample metrics in a feature space (a classifier's with labels, else a self-supervised network's)
     sources: tuple[str, ...]  # the `data.source` values prepared as this kind of data
     prepare: Callable[[DataParams, str | Path], dict]  # read, split, write the prepared folder; its meta
     describe: Callable[[dict], str]  # the prepared data (its meta) in one line: what preprocess prints
@@ -40,7 +40,7 @@ def _counts(meta: dict) -> str:
 
 
 def describe_examples(meta: dict) -> str:
-    return f"{meta['source']} {tuple(meta['shape'])}, {meta['n_levels']} levels; {_counts(meta)}"
+    return f"{meta['source']} {tuple(meta['shape'])}, {meta['n_levels']} levels, {labelled(meta)}; {_counts(meta)}"
 
 
 def describe_text(meta: dict) -> str:
@@ -63,7 +63,7 @@ IMAGES = Modality(
     "images (N, C, H, W) with a number of grey levels",
     discrete=True,
     metrics=("likelihood", "features", "memorisation"),
-    uses_classifier=True,
+    uses_features=True,
     sources=EXAMPLE_SOURCES,
     prepare=examples.prepare_examples,
     describe=describe_examples,
@@ -73,7 +73,7 @@ CONTINUOUS = Modality(
     "tables of real values (N, F), the 1-D normal example among them",
     discrete=False,
     metrics=("likelihood", "values"),
-    uses_classifier=False,
+    uses_features=False,
     sources=EXAMPLE_SOURCES,
     prepare=examples.prepare_examples,
     describe=describe_examples,
@@ -83,7 +83,7 @@ TEXT = Modality(
     "character text: one long sequence of codes per split, the last code the unknown symbol",
     discrete=True,
     metrics=("likelihood", "text"),
-    uses_classifier=False,
+    uses_features=False,
     sources=("text",),
     prepare=text.prepare_text,
     describe=describe_text,
@@ -93,7 +93,7 @@ MUSIC = Modality(
     "pieces of music as binary piano rolls: frames of 88 keys (MIDI pitches 21-108), pieces one after another",
     discrete=True,
     metrics=("likelihood", "music"),
-    uses_classifier=False,
+    uses_features=False,
     sources=("pianoroll", "midi"),
     prepare=music.prepare_music,
     describe=describe_music,
@@ -112,6 +112,11 @@ def for_source(source: str) -> Modality:
 
 
 def has_classifier(meta: dict) -> bool:
-    """Whether the sample metrics of this prepared data are measured in a feature classifier's
-    space: a kind of data that uses one, with labels to train it on."""
-    return bool(meta["has_labels"]) and of(meta).uses_classifier
+    """Whether a feature classifier can be trained on this prepared data: a kind of data whose
+    sample metrics live in a feature space, with labels of at least two classes."""
+    return bool(meta["has_labels"]) and meta.get("n_classes", 0) >= 2 and of(meta).uses_features
+
+
+def labelled(meta: dict) -> str:
+    """'labelled, k classes' or 'unlabelled': what the summary and preprocess say of the data."""
+    return f"labelled, {meta['n_classes']} classes" if meta.get("has_labels") and meta.get("n_classes", 0) >= 2 else "unlabelled"

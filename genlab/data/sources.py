@@ -290,12 +290,20 @@ def imagefolder(params) -> Raw:
     from PIL import Image
 
     root = _exists(Path(params.path), "folder")
-    classes = sorted(p.name for p in _listing(root) if p.is_dir())
-    if not classes:
-        raise DataError(f"{root}: no class sub-folders (expected {root}/<class>/<image>.png)")
-    files = [(f, i) for i, c in enumerate(classes) for f in sorted(_listing(root / c)) if f.is_file()]
+    entries = _listing(root)
+    classes = sorted(p.name for p in entries if p.is_dir())
+    loose = sorted(p for p in entries if p.is_file() and not p.name.startswith("."))
+    if classes and loose:
+        raise DataError(
+            f"{loose[0]}: an image beside the class sub-folders of {root} (put every image in a class "
+            f"folder, or all of them directly in {root} for unlabelled images)"
+        )
+    if loose:  # a flat folder: unlabelled images
+        files = [(f, 0) for f in loose]
+    else:
+        files = [(f, i) for i, c in enumerate(classes) for f in sorted(_listing(root / c)) if f.is_file()]
     if not files:
-        raise DataError(f"{root}: the class folders hold no files")
+        raise DataError(f"{root}: no images (expected {root}/<image>.png, or {root}/<class>/<image>.png for labelled ones)")
     size = _image_size(params.image_size)
     images, labels, first = [], [], None
     for f, label in files:
@@ -324,7 +332,9 @@ def imagefolder(params) -> Raw:
             )
         images.append(arr)
         labels.append(label)
-    return Raw(x=np.stack(images), y=np.array(labels, dtype=np.int64), n_levels=256, name="imagefolder")
+    # one class (a flat folder, or a single class folder) is unlabelled: nothing to tell apart
+    y = np.array(labels, dtype=np.int64) if len(classes) >= 2 else None
+    return Raw(x=np.stack(images), y=y, n_levels=256, name="imagefolder")
 
 
 def _listing(folder: Path) -> list[Path]:

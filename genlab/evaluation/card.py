@@ -82,8 +82,9 @@ def model_card(name: str, model, meta: dict, metrics: dict, trained: dict, prepa
     if counts.get("train"):
         lines.append(f"- trained on {counts['train']:,} {UNITS.get(kind, 'examples')} of one data set: it models that data, nothing else")
     if "fid" in metrics:
-        lines.append(f"- the sample metrics are measured on {metrics.get('n_samples')} samples in the features of a classifier "
-                     "trained on this data; `fid_stderr` is the noise of that finite set, and retraining with another seed "
+        where = ("a self-supervised network trained on this data without its labels" if metrics.get("features") == "self_supervised"
+                 else "a classifier trained on this data")
+        lines.append(f"- the sample metrics are measured on {metrics.get('n_samples')} samples in the features of {where}; `fid_stderr` is the noise of that finite set, and retraining with another seed "
                      "moves them further (`make bench-noise`)")
     lines += ["", "## Use it", "", "```sh", f"genlab sample {name} -n 16 --seed 0 --out samples-{name}", "```", "",
               "```python", "import genlab", f'm = genlab.load("{paths.model_dir(name)}")', "x = m.sample(16, seed=0)", "```", ""]

@@ -18,7 +18,7 @@ from genlab.data.music import pieces_of
 from genlab.data.prepare import Prepared, read_tensors
 from genlab.data.text import Vocab
 from genlab.errors import GenlabError
-from genlab.evaluation.classifier import Classifier
+from genlab.evaluation import features as F
 from genlab.metrics import samples as M
 from genlab.metrics.cost import counting, n_parameters
 from genlab.metrics.music import music_sample_metrics
@@ -30,10 +30,13 @@ from genlab.models.base import GenerativeModel, MusicModel, SequenceModel, music
 class Setting:
     """What scoring draws on besides the data and the samples: the params (``evaluate:``; the real
     row of text and music also reads ``generate:``, the normal example ``data:``), the frozen
-    feature classifier where it applies, and a seeded generator (for a model's likelihood bound)."""
+    feature network of images (``genlab.evaluation.features``: the classifier or the
+    self-supervised network; ``space`` names which), and a seeded generator (for a model's
+    likelihood bound)."""
 
     params: CoreParams
-    classifier: Classifier | None = None
+    network: torch.nn.Module | None = None  # predict(x) -> (features, logits or None)
+    space: str | None = None  # "classifier" or "self_supervised"
     generator: torch.Generator | None = None
 
 
@@ -56,8 +59,9 @@ def continuous_metrics(samples: torch.Tensor, data: Prepared, true_normal=None) 
     return out
 
 
-def sample_metrics(samples: torch.Tensor, data: Prepared, classifier: Classifier | None, params) -> dict:
+def sample_metrics(samples: torch.Tensor, data: Prepared, setting: Setting) -> dict:
     """Score the first n samples against the test split (features) and the train split (memorisation)."""
+    params = setting.params.evaluate
     n = n_scored(params, data)
     if len(data.val.x) < n:
         raise GenlabError(
@@ -70,33 +74,30 @@ def sample_metrics(samples: torch.Tensor, data: Prepared, classifier: Classifier
             f"split's size); raise generate.n_samples"
         )
     samples = samples[:n]
-    out: dict = {"n_samples": n}
-    if classifier is None:
-        out["note"] = "no labels: the classifier-based sample metrics are skipped"
-    else:
-        real_feats, _ = classifier.predict(data.test.x)
-        fake_feats, fake_logits = classifier.predict(samples)
-        out.update(
-            M.feature_metrics(
-                real_feats.cpu(), fake_feats.cpu(), fake_logits.cpu(),
-                k_precision=params.k_precision, k_density=params.k_density, kid_subsets=params.kid_subsets,
-            )
+    out: dict = {"n_samples": n, "features": setting.space}
+    real_feats, _ = setting.network.predict(data.test.x)
+    fake_feats, fake_logits = setting.network.predict(samples)
+    out.update(
+        M.feature_metrics(
+            real_feats.cpu(), fake_feats.cpu(), None if fake_logits is None else fake_logits.cpu(),
+            k_precision=params.k_precision, k_density=params.k_density, kid_subsets=params.kid_subsets,
         )
+    )
     out.update(M.memorisation(samples.cpu(), data.train.x, data.test.x))
     return out
 
 
-def sampler_fids(model: GenerativeModel, samples: dict, data: Prepared, classifier: Classifier, params) -> dict:
+def sampler_fids(model: GenerativeModel, samples: dict, data: Prepared, setting: Setting) -> dict:
     """FID of each alternative sampler, against test (``fid_<s>``) and validation (``val_fid_<s>``).
 
     The validation numbers are what a default sampler is chosen by; the test ones are reported.
     """
-    n = n_scored(params, data)
-    test_feats, _ = classifier.predict(data.test.x)
-    val_feats, _ = classifier.predict(data.val.x)
+    n = n_scored(setting.params.evaluate, data)
+    test_feats, _ = setting.network.predict(data.test.x)
+    val_feats, _ = setting.network.predict(data.val.x)
     out = {}
     for name in model.samplers:
-        feats, _ = classifier.predict(samples[f"x_{name}"][:n])
+        feats, _ = setting.network.predict(samples[f"x_{name}"][:n])
         out[f"fid_{name}"] = M.fid(test_feats.cpu(), feats.cpu())
         out[f"val_fid_{name}"] = M.fid(val_feats.cpu(), feats.cpu())
     return out
@@ -145,18 +146,27 @@ def true_normal(params: CoreParams) -> tuple[float, float] | None:
 # -- images ----------------------------------------------------------------------------
 @torch.no_grad()
 def score_images(model: GenerativeModel, data: Prepared, samples: dict[str, torch.Tensor], setting: Setting) -> dict:
-    """Likelihood on the test split, the sample metrics in the classifier's features and
+    """Likelihood on the test split, the sample metrics in the feature network's features and
     memorisation; for a model with several samplers, each one's FID."""
     metrics = likelihood(model, data, setting)
-    metrics.update(sample_metrics(samples["x"], data, setting.classifier, setting.params.evaluate))
-    if setting.classifier is not None and model.samplers:
-        metrics.update(sampler_fids(model, samples, data, setting.classifier, setting.params.evaluate))
+    metrics.update(sample_metrics(samples["x"], data, setting))
+    if model.samplers:
+        metrics.update(sampler_fids(model, samples, data, setting))
     return metrics
 
 
 def real_images(data: Prepared, setting: Setting) -> dict:
-    """The reference row: the validation split scored as if it were samples, with the same code and n."""
-    return sample_metrics(data.val.x, data, setting.classifier, setting.params.evaluate)
+    """The reference row: the validation split scored as if it were samples, with the same code and
+    n; beside it the known-bad reference (``genlab.evaluation.features``): the same images with
+    their pixels shuffled, ``fid_shuffled`` and its bootstrap ``fid_shuffled_stderr``."""
+    out = sample_metrics(data.val.x, data, setting)
+    n = out["n_samples"]
+    real_feats, _ = setting.network.predict(data.test.x)
+    bad_feats, _ = setting.network.predict(F.shuffled(data.val.x[:n], setting.params.evaluate.seed))
+    out["fid_shuffled"] = M.fid(real_feats.cpu(), bad_feats.cpu())
+    out["fid_shuffled_stderr"] = M.fid_stderr(real_feats.cpu(), bad_feats.cpu())
+    out["labels"] = modality.labelled(data.meta)
+    return out
 
 
 # -- continuous values -----------------------------------------------------------------

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 import pandas as pd
@@ -20,6 +21,10 @@ COLUMNS = [
     "bits_per_frame", "polyphony", "pitch_class_tv", "pitch_range", "scale_consistency", "chord_copy_rate",
     "oa_pitch_count", "oa_pitch_class_hist", "unseen_rate",
 ]
+# The known-bad reference (genlab.evaluation.features.shuffled) must stand out from real images by
+# this many combined bootstrap standard errors: the z of the report's verdicts
+# (genlab.report.compare.NOISE_Z), about a two-sided 95 % level.
+SEPARATION_Z = 2.0
 COST_COLUMNS = ["n_parameters", "checkpoint_bytes", "train_steps", "train_flop", "sample_flop", "nll_flop"]
 
 
@@ -69,14 +74,17 @@ def sample_excerpts(samples_dir: str | Path, models: list[str], lines: int = 4) 
 
 
 def write_summary(table: pd.DataFrame, csv_path: str | Path, md_path: str | Path, excerpts: dict[str, str] | None = None,
-                  headline_path: str | Path | None = None) -> str:
+                  headline_path: str | Path | None = None, preamble: list[str] | None = None) -> str:
+    """The comparison table as CSV and markdown (and the headline metrics); ``preamble``: paragraphs
+    above the markdown table (what the sample metrics are measured in, a warning)."""
     with atomic_file(csv_path) as tmp:
         table.to_csv(tmp, float_format="%.6g")
     if headline_path is not None:
         write_json(headline_path, headline(table))
     shown = table.astype(object).where(table.notna(), None)  # blank, not "nan", where a metric is undefined
     cost = [c for c in COST_COLUMNS if c in table.columns]
-    markdown = shown.drop(columns=cost).to_markdown(floatfmt=".4g", missingval="") + "\n"
+    markdown = "".join(f"{line}\n\n" for line in preamble or [])
+    markdown += shown.drop(columns=cost).to_markdown(floatfmt=".4g", missingval="") + "\n"
     if cost:
         costs = shown[cost].drop(index=[r for r in shown.index if shown.loc[r, cost].isna().all()])
         markdown += ("\nWhat each model costs: parameters, checkpoint size, training steps, and FLOP of the whole "
@@ -88,3 +96,48 @@ def write_summary(table: pd.DataFrame, csv_path: str | Path, md_path: str | Path
     with atomic_file(md_path) as tmp:
         tmp.write_text(markdown)
     return markdown
+
+
+# -- the feature space of images: what the summary says above its table -------------------------
+def separates(real_fid: float, real_stderr: float, bad_fid: float, bad_stderr: float) -> bool:
+    """Whether the features tell the known-bad reference from real images: its FID above the real
+    row's by more than ``SEPARATION_Z`` combined bootstrap standard errors (and finite)."""
+    values = (real_fid, real_stderr, bad_fid, bad_stderr)
+    if not all(math.isfinite(v) for v in values):
+        return False
+    return bad_fid - real_fid > SEPARATION_Z * math.hypot(real_stderr, bad_stderr)
+
+
+def feature_check(real: dict) -> str | None:
+    """The warning for the real row's metrics ``real`` when its features cannot tell the known-bad
+    reference from real images; None when they can (or the row has no features)."""
+    if "fid_shuffled" not in real:
+        return None
+    if separates(real["fid"], real["fid_stderr"], real["fid_shuffled"], real["fid_shuffled_stderr"]):
+        return None
+    return (
+        f"the {real.get('features', '?')} features cannot tell pixel-shuffled images from real ones "
+        f"(FID {real['fid_shuffled']:.3g} ± {real['fid_shuffled_stderr']:.2g} against the real row's "
+        f"{real['fid']:.3g} ± {real['fid_stderr']:.2g}): the sample metrics measure nothing here"
+    )
+
+
+NAMES = {"classifier": "the feature classifier's", "self_supervised": "the self-supervised network's"}
+
+
+def feature_preamble(real: dict) -> list[str]:
+    """What the summary says of the feature space above its table, from the real row's metrics:
+    the data (labelled or not), the space, the known-bad reference's score and, when the features
+    cannot tell it from real images, a warning. Empty for data without features."""
+    if "features" not in real:
+        return []
+    lines = [
+        f"Images, {real.get('labels', 'labels unknown')}; the sample metrics (fid, kid, precision, recall, density, coverage) "
+        f"are in {NAMES.get(real['features'], real['features'])} features (`evaluate.features`). Known-bad reference, the real "
+        f"row's images with their pixels shuffled: FID {real['fid_shuffled']:.4g} ± {real['fid_shuffled_stderr']:.2g} against "
+        f"the real row's {real['fid']:.4g} ± {real['fid_stderr']:.2g}."
+    ]
+    warning = feature_check(real)
+    if warning:
+        lines.append(f"**Warning:** {warning}.")
+    return lines

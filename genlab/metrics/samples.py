@@ -1,6 +1,7 @@
 """Sample metrics: how generated images compare with real ones.
 
-In the frozen classifier's penultimate features: FID and KID (torchmetrics, fed our own
+In a frozen network's features (the feature classifier's penultimate layer, or the
+self-supervised network's encoder; ``genlab.evaluation.features``): FID and KID (torchmetrics, fed our own
 features through an identity module so nothing is downloaded), precision and recall
 (Kynkäänniemi et al. 2019), density and coverage (Naeem et al. 2020), the classifier's
 Inception Score and the number of classes the samples cover. In pixel space, memorisation:
@@ -129,16 +130,17 @@ def memorisation(samples: torch.Tensor, train: torch.Tensor, test: torch.Tensor)
 def feature_metrics(
     real_feats: torch.Tensor,
     fake_feats: torch.Tensor,
-    fake_logits: torch.Tensor,
+    fake_logits: torch.Tensor | None,
     k_precision: int = 3,
     k_density: int = 5,
     kid_subsets: int = 100,
 ) -> dict:
-    """Every metric that lives in the classifier's feature space."""
+    """Every metric that lives in a feature space; those of class predictions (the Inception Score,
+    the classes covered) only with the classifier's ``fake_logits``."""
     r, f = real_feats.double().numpy(), fake_feats.double().numpy()
     precision, recall = precision_recall(r, f, k_precision)
     density, coverage = density_coverage(r, f, k_density)
-    return {
+    out = {
         "fid": fid(real_feats, fake_feats),
         "fid_stderr": fid_stderr(real_feats, fake_feats),
         "kid": kid(real_feats, fake_feats, kid_subsets),
@@ -146,9 +148,11 @@ def feature_metrics(
         "recall": recall,
         "density": density,
         "coverage": coverage,
-        "inception_score": inception_score(fake_logits),
-        "classes_covered": int(fake_logits.argmax(1).unique().numel()),
     }
+    if fake_logits is not None:
+        out["inception_score"] = inception_score(fake_logits)
+        out["classes_covered"] = int(fake_logits.argmax(1).unique().numel())
+    return out
 
 
 def value_metrics(

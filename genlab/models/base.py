@@ -13,8 +13,8 @@ only what it does differently:
 - likelihood: ``log_prob`` (exact) or ``likelihood_metrics`` (a bound), on the data's scale;
   ``has_likelihood = False`` for a model without one (a GAN);
 - pictures: ``reconstruct`` and ``interpolation_strip`` (None: the model has none);
-- ``needs_classifier``: the training stage attaches the frozen feature classifier
-  (``attach_classifier``) before fitting.
+- ``needs_features``: the training stage attaches the frozen feature network of the sample
+  metrics (``attach_features``; the classifier or the self-supervised network) before fitting.
 
 Data arrive as tensors: uint8 images (N, C, H, W) with ``n_levels`` levels, or float64
 values (N, F) with ``n_levels == 0``. A model of sequences (text) subclasses
@@ -158,7 +158,7 @@ class GenerativeModel(Trainable):
     trains_by_gradient: ClassVar[bool] = True  # False: closed-form ``fit``
     has_likelihood: ClassVar[bool] = True
     samplers: ClassVar[tuple[str, ...]] = ()  # alternative ways to sample, each scored on its own
-    needs_classifier: ClassVar[bool] = False
+    needs_features: ClassVar[bool] = False
 
     def __init__(self, params: Section, shape: tuple[int, ...], n_levels: int):
         super().__init__()
@@ -186,9 +186,10 @@ class GenerativeModel(Trainable):
         """Closed-form fit on the training data (``trains_by_gradient = False``); returns what to log."""
         raise NotImplementedError(f"{type(self).__name__} trains by gradient steps, not in closed form")
 
-    def attach_classifier(self, classifier) -> None:
-        """The frozen feature classifier (``needs_classifier``), kept out of the state dict."""
-        self.__dict__["classifier"] = classifier
+    def attach_features(self, network) -> None:
+        """The frozen feature network (``needs_features``; ``predict(x)`` gives (features, logits or
+        None)), kept out of the state dict."""
+        self.__dict__["feature_network"] = network
 
     # -- sampling ---------------------------------------------------------------
     def sample(self, n: int, generator: torch.Generator, sampler: str | None = None) -> torch.Tensor:

@@ -6,7 +6,8 @@ dequantized the same way ((x + u) / L, u ~ U(0, 1)), so it cannot tell real from
 the grid of values alone. Losses: non-saturating (default) or hinge; Adam with beta1 = 0.5;
 optional spectral normalisation in the discriminator; an exponential moving average (EMA)
 of the generator's weights is what samples. The kept checkpoint is the one with the lowest
-validation FID of EMA samples in the frozen classifier's features, measured every
+validation FID of EMA samples in the frozen feature network's features (the classifier's or the
+self-supervised network's, as for the sample metrics), measured every
 ``eval_every`` epochs: GAN losses say little about sample quality, and neighbouring
 checkpoints differ a lot. Samples are always drawn in eval mode. No likelihood.
 """
@@ -59,7 +60,7 @@ class Generator(nn.Module):
 class GAN(GenerativeModel):
     modalities = ("images",)
     has_likelihood = False
-    needs_classifier = True
+    needs_features = True
     validation_metric = "fid"
 
     class Params(GradientParams):
@@ -147,13 +148,14 @@ class GAN(GenerativeModel):
         """FID of EMA samples against the validation split, every ``eval_every`` epochs."""
         if epoch % self.params.eval_every:
             return None
-        if self.__dict__.get("classifier") is None:  # attach_classifier: needs_classifier
-            raise GenlabError("gan: no feature classifier attached for the validation FID")
+        network = self.__dict__.get("feature_network")
+        if network is None:  # attach_features: needs_features
+            raise GenlabError("gan: no feature network attached for the validation FID")
         if self._val_features is None:
-            self._val_features = self.classifier.predict(val[0].cpu())[0]
+            self._val_features = network.predict(val[0].cpu())[0]
         gen = torch.Generator(device="cpu").manual_seed(self.params.seed)
         samples = self.sample(self.params.n_eval, gen)
-        score = fid(self._val_features, self.classifier.predict(samples.cpu())[0])
+        score = fid(self._val_features, network.predict(samples.cpu())[0])
         self.train()
         return score
 

@@ -22,7 +22,7 @@ from genlab.io import building_from, load_checkpoint, save_checkpoint
 PACKAGE = "genlab.models"
 FOLDER = Path(__file__).parent
 NOT_MODELS = {"base", "registry"}  # modules of genlab/models that are not models (nor are private ones, "_name")
-RESERVED = {"real", "classifier", "summary"}  # names the pipeline uses for other rows and stages
+RESERVED = {"real", "classifier", "self_supervised", "summary"}  # names the pipeline uses for other rows and stages
 
 
 def names() -> list[str]:

@@ -75,6 +75,11 @@ def build(root: Path, base: str) -> Report:
     models += [m for m in dict.fromkeys(r.model for r in metrics) if m not in models and m != "real"]  # the base's own
 
     notes = []
+    other = sorted({r.model for r in metrics if r.other_features})
+    if other:
+        spaces = next((f"{r.old} → {r.new}" for r in metrics if r.key == "features" and r.changed), "")
+        notes.append(f"{', '.join(other)}: the sample metrics are measured in other features in the two revisions "
+                     f"(`features` {spaces}): their changes are not comparable and get no verdict")
     charts = {}
     for model in models:
         mine, theirs = curves(here, model), curves(there, model)

@@ -18,6 +18,8 @@ HIGHER = {
     "oa_pitch_class_hist", "val_accuracy", "test_accuracy",
 }
 LOWER_PREFIXES = ("fid_", "val_fid_")
+# Measured in a feature space (the file's ``features``): not comparable across spaces.
+FEATURE_KEYS = {"fid", "kid", "precision", "recall", "density", "coverage", "inception_score", "classes_covered"}
 NOISE_Z = 2.0  # a change within this many standard errors (both sides' <key>_stderr) is "within noise"
 
 
@@ -53,6 +55,7 @@ class MetricRow:
     old: object
     new: object
     noise: float | None = None  # the change's standard error, from both sides' <key>_stderr where they have one
+    other_features: bool = False  # the two sides were measured in different feature spaces
 
     @property
     def numeric(self) -> bool:
@@ -88,6 +91,8 @@ class MetricRow:
             return "same"
         if not self.numeric:
             return ""
+        if self.other_features:
+            return "other features"
         way = better(self.key)
         if not way:
             return ""
@@ -115,9 +120,22 @@ def metric_rows(diff: dict, order: list[str], key_order: dict[str, list[str]] | 
             d = diff[path][key]
             model = metric_model(path)
             sd = (training or {}).get(model, {}).get(key)
-            rows.append(MetricRow(model, key, d.get("old"), d.get("new"), noise_of(diff[path], key, sd)))
+            rows.append(MetricRow(model, key, d.get("old"), d.get("new"), noise_of(diff[path], key, sd),
+                                  other_features=in_features(key) and features_differ(diff[path])))
     model_rank = {m: i for i, m in enumerate(order)}
     return sorted(rows, key=lambda r: (model_rank.get(r.model, len(model_rank)), r.model))  # stable
+
+
+def in_features(key: str) -> bool:
+    """Whether ``key`` is measured in the image feature space (FID, KID, precision, ...)."""
+    return key.removesuffix("_stderr") in FEATURE_KEYS or key.startswith(LOWER_PREFIXES)
+
+
+def features_differ(diff: dict) -> bool:
+    """Whether a metrics file's two sides name different feature spaces (``features``): their
+    sample metrics are then not comparable, and the report says so instead of a verdict."""
+    f = diff.get("features", {})
+    return f.get("old") is not None and f.get("new") is not None and f.get("old") != f.get("new")
 
 
 def noise_of(diff: dict, key: str, training_sd: float | None = None) -> float | None:

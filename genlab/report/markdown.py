@@ -31,7 +31,8 @@ def md_table(header: list[str], rows: list[list[str]], cell=md_cell) -> str:
     return "\n".join(lines) + "\n"
 
 
-VERDICT_MD = {"better": "✅ better", "worse": "❌ worse", "within noise": "≈ within noise", "same": "", "": ""}
+VERDICT_MD = {"better": "✅ better", "worse": "❌ worse", "within noise": "≈ within noise", "other features": "≠ other features",
+              "same": "", "": ""}
 
 
 def render_md(r: Report, artifact: str | None = None, limit: int = MD_LIMIT) -> str:

@@ -115,7 +115,7 @@ def test_a_model_added_as_contributing_says_is_found_and_runs_through_dvc(tmp_pa
     set_params(repo, **TINY)
     set_top(repo, models=["pooled"])
     proc = sh(repo, env, "dvc", "repro")
-    assert stages_run(proc) == {"preprocess", "classifier", "real", "train@pooled", "generate@pooled",
+    assert stages_run(proc) == {"preprocess", "classifier", "self_supervised", "real", "train@pooled", "generate@pooled",
                                 "evaluate@pooled", "summary"}
     pooled = json.loads((repo / "metrics" / "models" / "pooled.json").read_text())
     assert math.isfinite(pooled["nll"]) and pooled["nll"] < 64 * math.log(17) and "fid" in pooled  # < uniform

@@ -56,7 +56,7 @@ def ran(repo, env):
 
 
 def test_music_runs_every_stage_and_writes_midi_and_audio(repo, ran):
-    expected = {"preprocess", "classifier", "real", "summary"} | {
+    expected = {"preprocess", "classifier", "self_supervised", "real", "summary"} | {
         f"{s}@{m}" for s in ("train", "generate", "evaluate") for m in MODELS
     }
     assert stages_run(ran) == expected

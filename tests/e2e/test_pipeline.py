@@ -41,7 +41,7 @@ pytestmark = pytest.mark.slow
 
 MODELS = ["vae", "independent", "markov", "mixture", "gan", "pixelcnn", "flow"]
 PER_MODEL = {f"{stage}@{m}" for stage in ("train", "generate", "evaluate") for m in MODELS}
-ALL_STAGES = {"preprocess", "classifier", "real", "summary"} | PER_MODEL
+ALL_STAGES = {"preprocess", "classifier", "self_supervised", "real", "summary"} | PER_MODEL
 VAE_KEYS = {"nll", "nll_stderr", "neg_elbo", "bits_per_dim", "recon", "kl", "n_test", "fid_prior", "fid_gmm"}
 SAMPLE_KEYS = {
     "fid", "kid", "precision", "recall", "density", "coverage", "inception_score", "classes_covered",
@@ -63,7 +63,7 @@ def reproduced(repo, env):
 
 def summary_rows(repo) -> list[str]:
     """The row names of metrics/summary.md's first table (the quality one; the cost table follows)."""
-    table = (repo / "metrics" / "summary.md").read_text().split("\n\n")[0]
+    table = next(t for t in (repo / "metrics" / "summary.md").read_text().split("\n\n") if t.startswith("|"))
     return [line.split("|")[1].strip() for line in table.splitlines()[2:]]
 
 
@@ -119,7 +119,7 @@ def test_first_repro_runs_every_stage_and_writes_metrics(repo, reproduced):
 def test_forced_rerun_is_bit_for_bit_identical(repo, env, reproduced):
     before = (repo / "metrics" / "models" / "vae.json").read_bytes()
     proc = sh(repo, env, "dvc", "repro", "-f", "evaluate@vae")  # the stage and everything upstream of it
-    assert stages_run(proc) == {"preprocess", "classifier", "train@vae", "generate@vae", "evaluate@vae"}
+    assert stages_run(proc) == {"preprocess", "classifier", "self_supervised", "train@vae", "generate@vae", "evaluate@vae"}
     assert (repo / "metrics" / "models" / "vae.json").read_bytes() == before
     assert sh(repo, env, "git", "status", "--porcelain").stdout == ""  # dvc.lock too: same hashes
 
@@ -198,7 +198,9 @@ def test_editing_one_model_reruns_only_its_stages(repo, env, reproduced):
     with open(repo / "genlab" / "evaluation" / "classifier.py", "a") as f:
         f.write("# a comment\n")
     models = [m for m in yaml.safe_load((repo / "params.yaml").read_text())["models"]]
-    assert changed_stages(repo, env) == {"classifier", "real", *(f"{s}@{m}" for s in ("train", "evaluate") for m in models)}
+    # the self-supervised stage too: it imports genlab.evaluation.features, which loads either network
+    assert changed_stages(repo, env) == {"classifier", "self_supervised", "real",
+                                         *(f"{s}@{m}" for s in ("train", "evaluate") for m in models)}
     restore(repo, env)
     assert changed_stages(repo, env) == set()
 
@@ -459,6 +461,21 @@ def test_the_new_families_run_beside_the_vae_on_one_likelihood_scale(repo, env, 
     assert read(repo, "flow")["dequant_bound"] >= read(repo, "flow")["nll"]
     rows = summary_rows(repo)
     assert sorted(rows) == sorted(["vae", "mixture", "gan", "real", *new])
+    restore(repo, env)
+
+
+def test_the_digits_in_self_supervised_features_through_dvc(repo, env, reproduced):
+    """#26's run: `dvc exp run -S evaluate.features=self_supervised` trains the self-supervised
+    network, every image row (GAN's checkpoint choice included) is measured in its features, and
+    the metrics files say so."""
+    proc = sh(repo, env, "dvc", "exp", "run", "-S", "evaluate.features=self_supervised")
+    ran = stages_run(proc)
+    assert {"self_supervised", "train@gan", "evaluate@gan", "real"} <= ran and "classifier" not in ran
+    assert (repo / "models" / "self_supervised" / "network.pt").exists()
+    for name in [*MODELS, "real"]:
+        assert read(repo, name)["features"] == "self_supervised" and "inception_score" not in read(repo, name), name
+    assert "fid_shuffled" in read(repo, "real")
+    assert "self-supervised network's features" in (repo / "metrics" / "summary.md").read_text()
     restore(repo, env)
 
 

@@ -23,7 +23,7 @@ pytestmark = pytest.mark.slow
 
 BUCKET = "genlab-test"
 TIMEOUT = 300  # seconds: the most any one command may take (every network wait is bounded)
-CACHED = {"data/prepared", "models/classifier", "models/independent", "samples/independent"}
+CACHED = {"data/prepared", "models/classifier", "models/self_supervised", "models/independent", "samples/independent"}
 S3_ENV = {
     "AWS_ACCESS_KEY_ID": "testing",
     "AWS_SECRET_ACCESS_KEY": "testing",

@@ -1,5 +1,5 @@
 """The pipeline's stages on other data: the 1-D normal example, 28x28 binarized IDX with a
-convolutional VAE, and the conv VAE on digits. The stage functions run in-process in a
+convolutional VAE, the conv VAE on digits, a flat folder of unlabelled colour images. The stage functions run in-process in a
 temporary folder (the DVC wiring itself is covered by test_pipeline.py)."""
 
 import argparse
@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from helpers import ROOT, write_idx
-from stages import classifier, evaluate, generate, preprocess, train
+from stages import classifier, evaluate, generate, preprocess, self_supervised, summary, train
 
 pytestmark = pytest.mark.slow
 
@@ -26,11 +26,13 @@ def run_pipeline(folder, monkeypatch, models, **sections):
     ns = lambda **kw: argparse.Namespace(params="params.yaml", **kw)
     preprocess.main(ns())
     classifier.main(ns())
+    self_supervised.main(ns())
     for m in models:
         train.main(ns(model=m))
         generate.main(ns(model=m))
         evaluate.main(ns(model=m, real=False))
     evaluate.main(ns(model=None, real=True))
+    summary.main(ns())
     read = lambda path: json.loads((folder / path).read_text())
     return {**{m: read(f"metrics/models/{m}.json") for m in models}, "real": read("metrics/real.json")}
 
@@ -128,3 +130,37 @@ def test_normal_example_with_the_readme_command_is_not_under_dispersed(tmp_path,
         ratio = metrics[m]["generated_std"] / metrics[m]["train_std"]
         assert 0.9 <= ratio <= 1.1, (m, ratio)
         assert metrics[m]["ks_pvalue"] > 0.05, m
+
+
+def test_a_flat_folder_of_colour_images_is_unlabelled_and_the_gan_trains_on_it(tmp_path, monkeypatch):
+    from PIL import Image
+
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    rng = np.random.default_rng(0)
+    for i in range(100):  # smooth colour blobs: something with structure for the features to see
+        yy, xx = np.mgrid[0:8, 0:8]
+        cy, cx = rng.uniform(1, 7, 2)
+        blob = np.exp(-((yy - cy) ** 2 + (xx - cx) ** 2) / 6.0)
+        colour = rng.uniform(0.3, 1.0, 3)
+        Image.fromarray((255 * blob[..., None] * colour).astype(np.uint8)).save(folder / f"img{i:03d}.png")
+    work = tmp_path / "work"
+    work.mkdir()
+    metrics = run_pipeline(
+        work, monkeypatch, ["independent", "gan"],
+        data={"source": "imagefolder", "path": str(folder)},
+        self_supervised={"epochs": 2, "batch_size": 16, "width": 4, "feature_dim": 8},
+        gan={"epochs": 2, "eval_every": 1, "n_eval": 12},
+        generate={"n_samples": 20, "grid_size": 4},
+        evaluate={"n_samples": 8, "kid_subsets": 2},
+    )
+    meta = json.loads((work / "data" / "prepared" / "meta.json").read_text())
+    assert meta["labels"] == "unlabelled" and not meta["has_labels"]
+    assert json.loads((work / "metrics" / "classifier.json").read_text())["note"].startswith("unlabelled images")
+    assert (work / "models" / "self_supervised" / "network.pt").exists()
+    for row in ("independent", "gan", "real"):
+        assert metrics[row]["features"] == "self_supervised" and np.isfinite(metrics[row]["fid"])
+        assert "inception_score" not in metrics[row]  # no classes to predict
+    assert "fid_shuffled" in metrics["real"] and metrics["real"]["labels"] == "unlabelled"
+    summary_md = (work / "metrics" / "summary.md").read_text()
+    assert "unlabelled" in summary_md and "self-supervised network's features" in summary_md

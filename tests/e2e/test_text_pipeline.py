@@ -48,7 +48,7 @@ def ran(repo, env):
 
 
 def test_text_runs_every_stage_and_the_chain_beats_the_unigram(repo, ran):
-    expected = {"preprocess", "classifier", "real", "summary"} | {
+    expected = {"preprocess", "classifier", "self_supervised", "real", "summary"} | {
         f"{s}@{m}" for s in ("train", "generate", "evaluate") for m in MODELS
     }
     assert stages_run(ran) == expected

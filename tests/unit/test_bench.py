@@ -153,3 +153,17 @@ def test_noise_spread_is_over_seeds_without_counts_or_costs():
     assert set(out["vae"]) == {"fid", "nll"}
     assert out["vae"]["fid"] == {"values": [2.0, 4.0], "mean": 3.0, "sd": pytest.approx(2 ** 0.5)}
     assert out["vae"]["nll"]["sd"] == 0.0
+
+
+def test_unlabelled_bench_crops_and_checks():
+    from bench import unlabelled
+
+    x = unlabelled.crops()
+    assert x.shape == (600, 3, 32, 32) and x.dtype.name == "uint8" and x.std() > 10
+    rows = {"independent": {"features": "self_supervised", "fid": 10.0}, "vae": {"features": "self_supervised", "fid": 1.0},
+            "gan": {"features": "self_supervised", "fid": 12.0}, "real": {"features": "self_supervised", "fid": 1.5}}
+    table = unlabelled.colour_checks(rows)
+    assert "| every image model's fid is in self-supervised features | True |" in table
+    assert "| independent fid / real fid (>= 5) | 6.7 |" in table
+    assert "| vae fid < independent fid | True (1 < 10) |" in table and "| gan fid < independent fid | False (12 < 10) |" in table
+    assert unlabelled.spearman([1, 2, 3], [10, 30, 20]) == 0.5

@@ -70,5 +70,5 @@ def test_preprocess_describes_each_kind_in_one_line(tmp_path):
     from genlab.data import modality
 
     meta = prepare(DataParams(), tmp_path / "prep")
-    assert modality.of(meta).describe(meta) == f"digits (1, 8, 8), 17 levels; train {meta['counts']['train']}, " \
+    assert modality.of(meta).describe(meta) == f"digits (1, 8, 8), 17 levels, labelled, 10 classes; train {meta['counts']['train']}, " \
         f"val {meta['counts']['val']}, test {meta['counts']['test']}"

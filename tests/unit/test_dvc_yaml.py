@@ -13,7 +13,7 @@ from genlab.models import registry
 from helpers import ROOT
 
 DVC = yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"]
-SCRIPTS = {"preprocess": "preprocess", "classifier": "classifier", "train": "train", "generate": "generate",
+SCRIPTS = {"preprocess": "preprocess", "classifier": "classifier", "self_supervised": "self_supervised", "train": "train", "generate": "generate",
            "evaluate": "evaluate", "real": "evaluate", "summary": "summary",
            "tidy": "tidy"}
 
@@ -60,7 +60,7 @@ def code_deps(stage: str, model: str = "") -> set[str]:
     return {d.replace("${item.model}", model) for d in DVC[stage]["deps"] if d.startswith(("genlab", "stages"))}
 
 
-@pytest.mark.parametrize("stage", ["preprocess", "classifier", "real", "summary", "tidy"])
+@pytest.mark.parametrize("stage", ["preprocess", "classifier", "self_supervised", "real", "summary", "tidy"])
 def test_every_imported_module_is_a_dependency(stage):
     used = closure(f"stages/{SCRIPTS[stage]}.py") - {"stages/__init__.py"}
     missing = used - code_deps(stage)

@@ -65,7 +65,7 @@ def test_gan_logs_a_fixed_noise_grid_at_every_validation(tmp_path):
             f = x.float().flatten(1)
             return torch.cat([f.mean(1, keepdim=True), f.std(1, keepdim=True)], 1), None
 
-    model.attach_classifier(Features())
+    model.attach_features(Features())
     x = torch.randint(0, 17, (40, 1, 8, 8), dtype=torch.uint8)
     first = model.snapshot()
     with Live(dir=str(tmp_path / "live"), dvcyaml=None, save_dvc_exp=False) as live:

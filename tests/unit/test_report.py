@@ -74,6 +74,19 @@ def test_a_change_within_two_standard_errors_is_within_noise():
     assert MetricRow("vae", "nll", 83.15, 80.0, noise=0.96).verdict == "better"
 
 
+def test_sample_metrics_in_other_features_get_no_verdict():
+    """One revision measured in the classifier's features, the other in the self-supervised
+    network's: FID 3.7 -> 0.05 is no improvement; the likelihood keeps its verdict."""
+    diff = {"metrics/models/vae.json": {
+        "features": {"old": "classifier", "new": "self_supervised"},
+        "fid": {"old": 3.71, "new": 0.053}, "precision": {"old": 0.5, "new": 0.7}, "fid_prior": {"old": 9.0, "new": 0.2},
+        "nll": {"old": 90.0, "new": 83.15},
+    }, "metrics/models/gan.json": {"features": {"old": "classifier", "new": "classifier"}, "fid": {"old": 3.0, "new": 2.0}}}
+    rows = {(r.model, r.key): r for r in compare.metric_rows(diff, ["vae", "gan"])}
+    assert {rows["vae", k].verdict for k in ("fid", "precision", "fid_prior")} == {"other features"}
+    assert rows["vae", "nll"].verdict == "better" and rows["gan", "fid"].verdict == "better"
+
+
 def test_the_spread_of_retraining_counts_into_the_noise(tmp_path):
     """The GAN's FID over four training seeds (the issue's 2.56, 7.89, 2.69, 2.92: sd 2.6): seed 0
     against seed 1 is within noise; a metric the spread file lacks keeps its own verdict."""

@@ -61,7 +61,7 @@ def vae():
 
 def gan():
     model = GAN(GAN.Params(hidden=[8], latent_dim=2, epochs=6, eval_every=2, n_eval=10, lr=0.01, batch_size=16), (1, 8, 8), 17)
-    model.attach_classifier(Features())
+    model.attach_features(Features())
     return model
 
 

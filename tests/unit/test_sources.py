@@ -152,7 +152,7 @@ def bad_inputs(tmp_path):
         fh.write(raw[:-7])
     cases.append((dict(source="idx", path=str(f4)), "train-images-idx3-ubyte.gz", "truncated"))
     (tmp_path / "empty").mkdir()
-    cases.append((dict(source="imagefolder", path=str(tmp_path / "empty")), "empty", "no class"))
+    cases.append((dict(source="imagefolder", path=str(tmp_path / "empty")), "empty", "no images"))
     make_images(tmp_path / "notimg")
     (tmp_path / "notimg" / "cat" / "notes.txt").write_text("hello")
     cases.append((dict(source="imagefolder", path=str(tmp_path / "notimg")), "notes.txt", "not a PNG"))
