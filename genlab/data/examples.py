@@ -47,6 +47,12 @@ def split_indices(n: int, y: np.ndarray | None, params: DataParams) -> dict[str,
     return {"train": np.sort(train), "val": np.sort(val), "test": np.sort(test)}
 
 
+def labels_text(has_labels: bool, n_classes: int) -> str:
+    """'labelled, k classes' or 'unlabelled' (fewer than two classes: nothing to tell apart): what
+    meta.json, preprocess and the summary say of the data."""
+    return f"labelled, {n_classes} classes" if has_labels and n_classes >= 2 else "unlabelled"
+
+
 def prepare_examples(params: DataParams, out_dir: str | Path) -> dict:
     """Load the source, split it, binarize if asked, and write the prepared folder; return its metadata."""
     raw = sources.load(params)
@@ -75,7 +81,7 @@ def prepare_examples(params: DataParams, out_dir: str | Path) -> dict:
         "binarize": params.binarize,
         "has_labels": y is not None,
         "n_classes": int(y.max()) + 1 if y is not None else 0,
-        "labels": f"{int(y.max()) + 1} classes" if y is not None and y.max() >= 1 else "unlabelled",
+        "labels": labels_text(y is not None, int(y.max()) + 1 if y is not None else 0),
         "counts": {s: int(len(parts[s])) for s in SPLITS},
     }
     if params.binarize == "dynamic":

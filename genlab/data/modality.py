@@ -119,4 +119,4 @@ def has_classifier(meta: dict) -> bool:
 
 def labelled(meta: dict) -> str:
     """'labelled, k classes' or 'unlabelled': what the summary and preprocess say of the data."""
-    return f"labelled, {meta['n_classes']} classes" if meta.get("has_labels") and meta.get("n_classes", 0) >= 2 else "unlabelled"
+    return examples.labels_text(bool(meta.get("has_labels")), meta.get("n_classes", 0))

@@ -23,8 +23,6 @@ from genlab import paths
 from genlab.data import modality
 from genlab.errors import GenlabError
 
-SPACES = ("classifier", "self_supervised")
-
 
 def space(choice: str, meta: dict) -> str | None:
     """The feature space ``evaluate.features`` = ``choice`` resolves to for the prepared data of
