@@ -14,7 +14,7 @@ PLOTS_TEMPLATE := .dvc/plots_template.html
 BASE   ?= main
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: install browser repro report pr-comment exp-show test test-fast lint gpu-check gpu-wheels bench bench-mnist bench-8bit bench-colour bench-unlabelled bench-text bench-music bench-resume bench-noise clean-venv
+.PHONY: install browser repro report pr-comment exp-show test test-fast lint gpu-check gpu-wheels bench bench-mnist bench-8bit bench-colour bench-unlabelled bench-completion bench-text bench-music bench-resume bench-noise clean-venv
 
 install: $(STAMP) $(PLOTS_TEMPLATE)
 
@@ -132,6 +132,10 @@ bench-colour: install
 # A flat folder of unlabelled colour images, and the digits in both feature spaces (bench/unlabelled.py).
 bench-unlabelled: install
 	$(RUN) python -m bench.unlabelled
+
+# How far the completion numbers can be trusted: the VAE's estimate under k, chain steps and seeds (bench/completion.py).
+bench-completion: install
+	$(RUN) python -m bench.completion
 
 bench-text: install
 	$(RUN) python -m bench.text

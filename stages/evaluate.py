@@ -7,7 +7,9 @@ network's features, the space `evaluate.features` chooses (genlab.evaluation.fea
 classifier's or the self-supervised network's; `features` names it in every file): fid,
 fid_stderr, kid, precision, recall, density, coverage and, in the classifier's,
 inception_score and classes_covered; memorisation against the train split in pixel space
-(nn_distance_ratio, exact_copy_rate); for continuous values, two-sample tests instead.
+(nn_distance_ratio, exact_copy_rate); completions of the test images under `completion.masks`
+(genlab.evaluation.completion: complete_nll_<mask> where the model has it, complete_accuracy_<mask>
+on labelled images); for continuous values, two-sample tests instead.
 For text: exact nats per character over the whole test text (nll, bits_per_char,
 perplexity, n_test, oov_rate) and the text sample metrics (novelty_char8, novelty_char16,
 novelty_word3, longest_copy, distinct_2). For music: exact nats per frame over every test
@@ -62,14 +64,15 @@ def main(args) -> None:
     data = load_prepared(paths.PREPARED)
     space = features.space(params.evaluate.features, data.meta)
     network = None if space is None else features.load(space, device="cpu")
+    classifier = None if space is None else features.classifier(space, network, data.meta)
     if args.real:
         path = paths.REAL_METRICS
-        metrics = score_real(data, Setting(params, network, space))
+        metrics = score_real(data, Setting(params, network, space, classifier=classifier))
     else:
         path = paths.model_metrics(args.model)
         _, model = registry.load(paths.checkpoint(args.model), device)
         samples = load_samples(paths.samples_file(args.model))
-        setting = Setting(params, network, space, runtime.generator(params.evaluate.seed, device))
+        setting = Setting(params, network, space, runtime.generator(params.evaluate.seed, device), classifier)
         trained = read_train_summary(args.model)
         metrics = score_model(model, data, samples, setting)
         metrics.update(training_cost(args.model, trained))

@@ -37,7 +37,7 @@ def main(args) -> None:
         if space is None:
             raise GenlabError(f"{args.model}: selects checkpoints in image features; the data are {data.modality.name}")
         model.attach_features(features.load(space))
-    fresh = fresh_training_data(data)  # dynamic binarization, dequantization
+    fresh = fresh_training_data(data, labels=model.conditional)  # dynamic binarization, dequantization
     out_dir = paths.model_dir(args.model)
     checkpoint = None
     if model.trains_by_gradient and distributed.is_main():  # a killed run resumes (genlab.training.resume)
@@ -48,7 +48,7 @@ def main(args) -> None:
 
     def fit(live_dir) -> dict:
         try:
-            summary = train_model(model, data.train.model_input(), data.val.model_input(), live_dir=live_dir, fresh=fresh,
+            summary = train_model(model, model.inputs(data.train), model.inputs(data.val), live_dir=live_dir, fresh=fresh,
                                   checkpoint=checkpoint)
         except TooShort as exc:  # name the user's file
             raise GenlabError(f"{data.meta.get('path', paths.PREPARED)}: {exc}") from None

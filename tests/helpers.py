@@ -34,6 +34,7 @@ TINY = {
     "self_supervised": {"epochs": 2, "batch_size": 32, "width": 4, "feature_dim": 8},
     "generate": {"n_samples": 40, "grid_size": 16, "n_reconstructions": 4, "interpolation_steps": 3},
     "evaluate": {"iw_samples": 20, "n_samples": 30, "kid_subsets": 5},
+    "completion": {"n_images": 30, "steps": 5, "n_shown": 2, "draws_shown": 2},
 }
 
 

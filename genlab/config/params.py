@@ -1,7 +1,7 @@
 """The typed schema of ``params.yaml``.
 
 A stage loads the file once through :func:`load_params`, validating the shared sections
-(``device``, ``models``, ``data``, ``classifier``, ``self_supervised``, ``generate``, ``evaluate``) and the
+(``device``, ``models``, ``data``, ``classifier``, ``self_supervised``, ``generate``, ``completion``, ``evaluate``) and the
 sections of the models it reads: a model's section is its own ``Params`` class, found
 through ``genlab.models.registry``, so loading params imports only those models' code. Values
 that ``dvc exp run -S key=value`` writes (``1e-05`` as a string, ``16`` as an int for a
@@ -24,6 +24,7 @@ from genlab.config.schema import GradientParams, Section  # noqa: F401 (re-expor
 from genlab.config.sections import (  # noqa: F401 (re-exported: the shared sections)
     MAX_IMAGE_SIZE,
     ClassifierParams,
+    CompletionParams,
     DataParams,
     DistributedParams,
     EvaluateParams,
@@ -59,6 +60,7 @@ class CoreParams(Section):
     classifier: ClassifierParams = Field(default_factory=ClassifierParams, description="`classifier`")
     self_supervised: SelfSupervisedParams = Field(default_factory=SelfSupervisedParams, description="`self_supervised`")
     generate: GenerateParams = Field(default_factory=GenerateParams, description="`generate@*`")
+    completion: CompletionParams = Field(default_factory=CompletionParams, description="`generate@*`, `evaluate@*` and `real`: completing test images")
     evaluate: EvaluateParams = Field(default_factory=EvaluateParams, description="`evaluate@*` and `real`")
     distributed: DistributedParams = Field(default_factory=DistributedParams, description="`classifier`, `train@*`: data-parallel training (torchrun, DistributedDataParallel)")
 

@@ -1,5 +1,5 @@
 """The pipeline's own params sections (`data`, `classifier`, `self_supervised`, `generate`,
-`evaluate`, `distributed`): plain types that the library's lower layers read, composed with the models'
+`completion`, `evaluate`, `distributed`): plain types that the library's lower layers read, composed with the models'
 sections into the params file by ``genlab.config.params``."""
 
 from __future__ import annotations
@@ -101,6 +101,31 @@ class GenerateParams(Section):
     # at least 1e-6 (already greedy): smaller ones overflow float32 logits / temperature, and sampling fails
     temperature: float = Field(1.0, ge=1e-6, description="sequences: sample from p^(1/temperature), renormalised; 1 is the model itself")
     prompt: str = Field("", description="text: every sample continues this prompt (characters outside the vocabulary become the unknown symbol)")
+    primer_frames: int = Field(8, ge=0, le=Section.MAX_LENGTH, description="music: the opening frames of test pieces that every model continues to the piece's length (continuations/; `continuation_nll`); 0: none")
+    continuations: int = Field(100, ge=1, le=Section.MAX_SAMPLES, description="music: test pieces continued (the first ones longer than `primer_frames`)")
+
+
+MASKS = ("bottom", "centre", "random")
+
+
+class CompletionParams(Section):
+    masks: list[Literal["bottom", "centre", "random"]] = Field(
+        default_factory=lambda: list(MASKS),
+        description="images: the parts hidden from the test images that every model completes: `bottom` half, "
+        "`centre` square of half the side, `random` half of the pixels (each image its own, seeded); [] for none",
+    )
+    n_images: int = Field(1000, ge=1, le=Section.MAX_SAMPLES, description="images: test images completed and scored (the first ones; fewer if the test split is smaller)")
+    n_shown: int = Field(8, ge=1, le=64, description="images: test images in completions.png")
+    draws_shown: int = Field(4, ge=1, le=16, description="images: completions of each in completions.png")
+    steps: int = Field(200, ge=0, le=10000, description="images, models without exact conditional sampling: Metropolis-within-Gibbs steps (VAE), gradient steps on the latent code (GAN)")
+    seed: int = Field(0, ge=0, description="seed of the random masks and of the completions")
+
+    @field_validator("masks")
+    @classmethod
+    def _once_each(cls, v):
+        if len(set(v)) < len(v):
+            raise ValueError(f"a mask is listed twice (got {v})")
+        return v
 
 
 class EvaluateParams(Section):

@@ -18,7 +18,11 @@ from genlab.data.music import pieces_of
 from genlab.data.prepare import Prepared, read_tensors
 from genlab.data.text import Vocab
 from genlab.errors import GenlabError
+from genlab.evaluation import classes as K
+from genlab.evaluation import completion as C
 from genlab.evaluation import features as F
+from genlab.evaluation.continuation import FILE as CONTINUATIONS
+from genlab.evaluation.continuation import continuation_metrics, real_continuation_metrics
 from genlab.metrics import samples as M
 from genlab.metrics.cost import counting, n_parameters
 from genlab.metrics.music import music_sample_metrics
@@ -31,13 +35,14 @@ class Setting:
     """What scoring draws on besides the data and the samples: the params (``evaluate:``; the real
     row of text and music also reads ``generate:``, the normal example ``data:``), the frozen
     feature network of images (``genlab.evaluation.features``: the classifier or the
-    self-supervised network; ``space`` names which), and a seeded generator (for a model's
-    likelihood bound)."""
+    self-supervised network; ``space`` names which), a seeded generator (for a model's
+    likelihood bound), and on labelled images the classifier (whose labels a completion should keep)."""
 
     params: CoreParams
     network: torch.nn.Module | None = None  # predict(x) -> (features, logits or None)
     space: str | None = None  # "classifier" or "self_supervised"
     generator: torch.Generator | None = None
+    classifier: torch.nn.Module | None = None  # labelled images: the classifier, for completions' accuracy
 
 
 def n_scored(params, data: Prepared) -> int:
@@ -46,7 +51,15 @@ def n_scored(params, data: Prepared) -> int:
 
 
 def load_samples(path: str | Path) -> dict[str, torch.Tensor]:
-    return read_tensors(path, "cannot read samples", "; run the generate stage")
+    """The arrays of a samples file and, where the generate stage wrote them beside it, of
+    completions.npz (``completed_<mask>``), classes.npz (``class_x``, ``class_y``) and continuations.npz
+    (``continued``, ``continued_lengths``)."""
+    out = read_tensors(path, "cannot read samples", "; run the generate stage")
+    for name in (C.FILE, K.FILE, CONTINUATIONS):
+        beside = Path(path).parent / name
+        if beside.exists():
+            out.update(read_tensors(beside, "cannot read samples", "; run the generate stage"))
+    return out
 
 
 def continuous_metrics(samples: torch.Tensor, data: Prepared, true_normal=None) -> dict:
@@ -147,11 +160,15 @@ def true_normal(params: CoreParams) -> tuple[float, float] | None:
 @torch.no_grad()
 def score_images(model: GenerativeModel, data: Prepared, samples: dict[str, torch.Tensor], setting: Setting) -> dict:
     """Likelihood on the test split, the sample metrics in the feature network's features and
-    memorisation; for a model with several samplers, each one's FID."""
+    memorisation; for a model with several samplers, each one's FID; the completions' metrics
+    (``genlab.evaluation.completion``) and a class-conditional model's (``genlab.evaluation.classes``;
+    ``samples`` holds completions.npz's and classes.npz's arrays too)."""
     metrics = likelihood(model, data, setting)
     metrics.update(sample_metrics(samples["x"], data, setting))
     if model.samplers:
         metrics.update(sampler_fids(model, samples, data, setting))
+    metrics.update(C.completion_metrics(model, data, samples, setting.params, setting.classifier, setting.generator))
+    metrics.update(K.class_metrics(model, data, samples, setting.params, setting.classifier, setting.generator))
     return metrics
 
 
@@ -166,6 +183,9 @@ def real_images(data: Prepared, setting: Setting) -> dict:
     out["fid_shuffled"] = M.fid(real_feats.cpu(), bad_feats.cpu())
     out["fid_shuffled_stderr"] = M.fid_stderr(real_feats.cpu(), bad_feats.cpu())
     out["labels"] = modality.labelled(data.meta)
+    if setting.classifier is not None and data.test.y is not None:  # the ceiling of a class-conditional model's class_accuracy
+        out["class_accuracy"] = setting.classifier.accuracy(data.test.x, data.test.y.long())
+    out.update(C.real_completion_metrics(data, setting.params.completion, setting.classifier))
     return out
 
 
@@ -264,8 +284,8 @@ def music_metrics(pieces, data: Prepared, length: int) -> dict:
 
 @torch.no_grad()
 def score_music(model: MusicModel, data: Prepared, samples: dict[str, torch.Tensor], setting: Setting) -> dict:
-    """Exact nats per frame over every test frame (the first of each piece included) and the
-    sample metrics of the model's samples."""
+    """Exact nats per frame over every test frame (the first of each piece included), the sample
+    metrics of the model's samples, and how it continues test pieces (``genlab.evaluation.continuation``)."""
     x, codes, lengths = data.test.model_input()
     with counting() as c:
         logp = model.frame_log_probs(x, codes, lengths)
@@ -274,6 +294,7 @@ def score_music(model: MusicModel, data: Prepared, samples: dict[str, torch.Tens
     metrics["unseen_rate"] = data.meta["unseen_rate"]["test"]
     rolls = samples["x"]
     metrics.update(music_metrics(rolls.numpy(), data, rolls.shape[1]))
+    metrics.update(continuation_metrics(data, samples, setting.params.generate, logp.cpu()))
     return metrics
 
 
@@ -281,7 +302,8 @@ def real_music(data: Prepared, setting: Setting) -> dict:
     """The real row of music: the validation pieces scored as if they were samples (held-out
     music against the test pieces: what a perfect model's samples would score), compared over
     as many frames as the samples have."""
-    return music_metrics(pieces_of(data.val.x.numpy(), data.val.lengths.numpy()), data, setting.params.generate.length)
+    out = music_metrics(pieces_of(data.val.x.numpy(), data.val.lengths.numpy()), data, setting.params.generate.length)
+    return {**out, **real_continuation_metrics(data, setting.params.generate)}
 
 
 # -- what each kind of data is scored by -----------------------------------------------

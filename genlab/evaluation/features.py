@@ -50,6 +50,14 @@ def load(name: str, device="cpu"):
     return SelfSupervised.load(paths.SELF_SUPERVISED, device)
 
 
+def classifier(space: str | None, network, meta: dict, device="cpu"):
+    """The classifier on labelled images (``network`` itself when it is the feature space), else None:
+    what a completion's accuracy is judged by."""
+    if space == "classifier":
+        return network
+    return load("classifier", device) if modality.has_classifier(meta) else None
+
+
 def output(name: str) -> str:
     """The checkpoint file of feature space ``name``."""
     return paths.CLASSIFIER if name == "classifier" else paths.SELF_SUPERVISED

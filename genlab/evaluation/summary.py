@@ -9,23 +9,32 @@ from pathlib import Path
 import pandas as pd
 
 from genlab import paths
+from genlab.config.sections import MASKS
 from genlab.errors import GenlabError
 from genlab.io import atomic_file, write_json
 
 COLUMNS = [
-    "nll", "nll_stderr", "bits_per_dim", "fid", "fid_stderr", "kid", "precision", "recall", "density", "coverage",
-    "inception_score", "classes_covered", "nn_distance_ratio", "exact_copy_rate", "n_samples",
+    "nll", "nll_stderr", "bits_per_dim", "nll_given_class", "fid", "fid_stderr", "kid", "precision", "recall", "density",
+    "coverage", "inception_score", "classes_covered", "class_accuracy", "nn_distance_ratio", "exact_copy_rate", "n_samples",
     "ks_statistic", "ks_pvalue", "wasserstein", "ks_pvalue_true", "n_generated",
     "bits_per_char", "perplexity", "novelty_char8", "novelty_char16", "novelty_word3", "longest_copy", "distinct_2",
     "oov_rate",
     "bits_per_frame", "polyphony", "pitch_class_tv", "pitch_range", "scale_consistency", "chord_copy_rate",
-    "oa_pitch_count", "oa_pitch_class_hist", "unseen_rate",
+    "oa_pitch_count", "oa_pitch_class_hist", "unseen_rate", "continuation_nll", "continuation_pitch_class_tv",
+    "continuation_key_distance",
 ]
 # The known-bad reference (genlab.evaluation.features.shuffled) must stand out from real images by
 # this many combined bootstrap standard errors: the z of the report's verdicts
 # (genlab.report.compare.NOISE_Z), about a two-sided 95 % level.
 SEPARATION_Z = 2.0
 COST_COLUMNS = ["n_parameters", "checkpoint_bytes", "train_steps", "train_flop", "sample_flop", "nll_flop"]
+COMPLETION_KEYS = ("complete_nll_", "complete_accuracy_", "masked_accuracy_")  # then the mask's name
+
+
+def completion_columns(columns) -> list[str]:
+    """The completion metrics among ``columns`` (genlab.evaluation.completion), mask by mask: each
+    mask's nll, accuracy and the real row's masked accuracy."""
+    return [f"{prefix}{m}" for m in MASKS for prefix in COMPLETION_KEYS if f"{prefix}{m}" in columns]
 
 
 def read_metrics(path: Path) -> dict:
@@ -42,7 +51,10 @@ def summary_table(metrics_dir: str | Path, models: list[str], real: str | Path) 
     rows = {name: read_metrics(metrics_dir / f"{name}.json") for name in models}
     rows["real"] = read_metrics(Path(real))
     table = pd.DataFrame.from_dict(rows, orient="index")
-    table = table.reindex(columns=[c for c in COLUMNS + COST_COLUMNS if c in table.columns])
+    if "class_accuracy" in table and table["class_accuracy"].drop(index="real").isna().all():
+        table = table.drop(columns="class_accuracy")  # the real row's ceiling, with no class-conditional model to read it
+    table = table.reindex(columns=[c for c in COLUMNS if c in table.columns] + completion_columns(table.columns)
+                          + [c for c in COST_COLUMNS if c in table.columns])
     table.index.name = "model"
     return table.sort_values("nll", na_position="last", kind="stable") if "nll" in table else table
 
@@ -83,8 +95,15 @@ def write_summary(table: pd.DataFrame, csv_path: str | Path, md_path: str | Path
         write_json(headline_path, headline(table))
     shown = table.astype(object).where(table.notna(), None)  # blank, not "nan", where a metric is undefined
     cost = [c for c in COST_COLUMNS if c in table.columns]
+    completion = completion_columns(table.columns)
     markdown = "".join(f"{line}\n\n" for line in preamble or [])
-    markdown += shown.drop(columns=cost).to_markdown(floatfmt=".4g", missingval="") + "\n"
+    markdown += shown.drop(columns=cost + completion).to_markdown(floatfmt=".4g", missingval="") + "\n"
+    if completion:
+        done = shown[completion].drop(index=[r for r in shown.index if shown.loc[r, completion].isna().all()])
+        markdown += ("\nCompleting test images (docs/metrics.md): nats of the hidden part given the rest "
+                     "(complete_nll, lower is better; the VAE's an estimate), and the share of completions the "
+                     "classifier gives the original's label (complete_accuracy; the real row: the originals, and "
+                     "masked_accuracy: the masked inputs):\n\n" + done.to_markdown(floatfmt=".4g", missingval="") + "\n")
     if cost:
         costs = shown[cost].drop(index=[r for r in shown.index if shown.loc[r, cost].isna().all()])
         markdown += ("\nWhat each model costs: parameters, checkpoint size, training steps, and FLOP of the whole "

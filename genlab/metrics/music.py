@@ -214,6 +214,17 @@ def chord_copy_rate(pieces: Pieces, train: Pieces, window: int = 4) -> float | N
 # --- Yang & Lerch overlap areas -----------------------------------------------------------
 
 
+def key_distance(primers: Pieces, continuations: Pieces) -> float | None:
+    """Mean over pieces of the total variation distance between the pitch-class histograms of a
+    primer and of its continuation (pairs in order; pairs where either has no notes left out): 0 when
+    the continuation uses the primer's pitch classes in the same shares, 1 when it uses none of them."""
+    a, b = _pitch_class_counts(as_pieces(primers)), _pitch_class_counts(as_pieces(continuations))
+    both = (a.sum(1) > 0) & (b.sum(1) > 0)
+    if not both.any():
+        return None
+    return float(0.5 * np.abs(_normalise_rows(a[both]) - _normalise_rows(b[both])).sum(1).mean())
+
+
 def pitch_counts(pieces: Pieces) -> np.ndarray:
     """(N,) int64: number of distinct MIDI pitches that sound in each piece."""
     return np.count_nonzero(_key_counts(as_pieces(pieces)), axis=1).astype(np.int64)

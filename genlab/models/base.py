@@ -13,6 +13,8 @@ only what it does differently:
 - likelihood: ``log_prob`` (exact) or ``likelihood_metrics`` (a bound), on the data's scale;
   ``has_likelihood = False`` for a model without one (a GAN);
 - pictures: ``reconstruct`` and ``interpolation_strip`` (None: the model has none);
+- completion: ``complete`` (the hidden part of images drawn given the rest) and
+  ``completion_log_prob`` (its conditional likelihood), where the model has them;
 - ``needs_features``: the training stage attaches the frozen feature network of the sample
   metrics (``attach_features``; the classifier or the self-supervised network) before fitting.
 
@@ -31,6 +33,7 @@ from typing import ClassVar
 import torch
 
 from genlab.config.schema import GradientParams, Section
+from genlab.errors import GenlabError
 from genlab.nn.discrete import draw
 from genlab.nn.optim import check_finite, make_adam
 from genlab.runtime import all_sum, world
@@ -168,8 +171,34 @@ class GenerativeModel(Trainable):
 
     @classmethod
     def from_meta(cls, params: Section, meta: dict) -> "GenerativeModel":
-        """The model for prepared data described by ``meta`` (its ``meta.json``)."""
+        """The model for prepared data described by ``meta`` (its ``meta.json``); a class-conditional
+        one (``conditional: true`` in its params) gets the data's number of classes."""
+        if getattr(params, "conditional", False):
+            n_classes = conditional_classes(cls, meta)
+            if not cls.trains_by_gradient:
+                return PerClass(cls, params, tuple(meta["shape"]), meta["n_levels"], n_classes)
+            return cls(params, tuple(meta["shape"]), meta["n_levels"], n_classes=n_classes)
         return cls(params, tuple(meta["shape"]), meta["n_levels"])
+
+    @property
+    def conditional(self) -> bool:
+        """Whether the model is of p(x | class) (``conditional: true``; labelled images)."""
+        return bool(getattr(self.params, "conditional", False))
+
+    def fit_class_prior(self, labels: torch.Tensor) -> None:
+        """A class-conditional model's p(y): the training labels' frequencies, into its ``log_class_prior``."""
+        counts = torch.bincount(labels.long().cpu(), minlength=self.n_classes).double()
+        self.log_class_prior.copy_((counts / counts.sum()).log().to(self.log_class_prior.device))
+
+    def class_likelihood_metrics(self, x: torch.Tensor, y: torch.Tensor, params, generator: torch.Generator) -> dict:
+        """A class-conditional model's ``nll_given_class`` (-log p(x | its label)) on the test split, as
+        ``likelihood_metrics`` gives ``nll``. Default: none."""
+        return {}
+
+    def inputs(self, split) -> Tensors:
+        """What the model trains on from a split of the prepared data: ``split.model_input()``, and
+        for a class-conditional model the images and their labels."""
+        return (split.x, split.y.long()) if self.conditional else split.model_input()
 
     @property
     def device(self) -> torch.device:
@@ -211,6 +240,22 @@ class GenerativeModel(Trainable):
         nll = -self.log_prob(x).double()
         return nll_summary(nll, self.dim, discrete=self.n_levels > 0)
 
+    # -- completion ------------------------------------------------------------------
+    def complete(self, x: torch.Tensor, hidden: torch.Tensor, generator: torch.Generator, steps: int) -> torch.Tensor | None:
+        """Images ``x`` (N, *shape) with the values where ``hidden`` (N, D), over ``x.flatten(1)``, is
+        True drawn from the model given the visible ones, which come back unchanged; ``steps``
+        bounds an iterative method (a Markov chain, an optimisation). None: the model cannot
+        complete under this mask (the default)."""
+        return None
+
+    def completion_log_prob(self, x: torch.Tensor, hidden: torch.Tensor, k: int, generator: torch.Generator,
+                            batch_size: int = 64, steps: int = 0) -> tuple[torch.Tensor, str] | None:
+        """log p(x_hidden | x_visible) per image (float64 nats) and how it was computed: ``"exact"``,
+        or an estimate named as such (``k`` importance samples, ``batch_size`` images at a time,
+        ``steps`` as in ``complete`` where it draws completions). None: the model has no such number
+        under this mask (the default)."""
+        return None
+
     # -- cost --------------------------------------------------------------------------
     def uncounted_flop(self, what: str, n: int) -> int:
         """Operations PyTorch's FLOP counter does not see (``genlab.metrics.cost``) for ``what``
@@ -235,6 +280,115 @@ class GenerativeModel(Trainable):
     def figures(self, meta: dict) -> dict:
         """Pictures of the fitted model itself ({file name: PIL image}), e.g. a transition matrix."""
         return {}
+
+
+def conditional_classes(cls, meta: dict) -> int:
+    """The number of classes a class-conditional model of ``cls`` conditions on, or one line when
+    the data have no labels to condition on."""
+    name = cls.__module__.rsplit(".", 1)[-1]
+    n = int(meta.get("n_classes") or 0)
+    if meta.get("kind", "images") != "images" or n < 2:
+        raise GenlabError(f"{name}.conditional: true needs labelled images of at least two classes; "
+                          f"these data have {'no labels' if n < 2 else 'no images'} (set it to false)")
+    return n
+
+
+class PerClass(GenerativeModel):
+    """A class-conditional closed-form model of images: one fit of the model ``cls`` per class, on that
+    class's training images, and p(y) the classes' training frequencies. p(x | y) is the class's
+    model, exact; p(x) = sum_y p(y) p(x | y), exact; completion sums over the classes too:
+    p(x_h | x_v) = sum_y p(y | x_v) p(x_h | x_v, y), where the class's model has it."""
+
+    trains_by_gradient = False
+    MAX_BYTES = 2**31  # the tables of every class together (a Markov chain's are the largest)
+
+    def __init__(self, cls, params: Section, shape, n_levels, n_classes: int):
+        super().__init__(params, shape, n_levels)
+        self.modalities = cls.modalities
+        self.n_classes = int(n_classes)
+        self.parts = torch.nn.ModuleList(cls(params, shape, n_levels) for _ in range(self.n_classes))
+        size = sum(b.numel() * b.element_size() for b in self.parts.buffers())
+        if size > self.MAX_BYTES:
+            name = cls.__module__.rsplit(".", 1)[-1]
+            raise GenlabError(f"{name}.conditional: one model per class of {self.n_classes} needs {size / 2**30:.1f} GiB "
+                              f"of tables; set it to false or use fewer levels")
+        self.register_buffer("log_class_prior", torch.full((self.n_classes,), -math.log(self.n_classes), dtype=torch.float64))
+
+    def fit(self, train, val) -> dict:
+        (x, y), (vx, vy) = train, val
+        self.fit_class_prior(y)
+        logs = {}
+        for c, part in enumerate(self.parts):
+            mine = y == c
+            if not bool(mine.any()):
+                raise GenlabError(f"conditional: class {c} has no training images")
+            for key, value in part.fit(x[mine], vx[vy == c]).items():
+                logs[f"{key}_class{c}"] = value
+        return logs
+
+    def uncounted_flop(self, what: str, n: int) -> int:
+        """Each class's model: every class scores an image (nll), one draws it (sample), each fits its share."""
+        if what == "fit":
+            return self.n_classes * self.parts[0].uncounted_flop("fit", max(1, n // self.n_classes))
+        return self.parts[0].uncounted_flop(what, n) * (self.n_classes if what == "nll" else 1)
+
+    def _by_class(self, x: torch.Tensor) -> torch.Tensor:
+        """log p(x | y) of every image under every class, (N, classes)."""
+        return torch.stack([part.log_prob(x) for part in self.parts], 1)
+
+    def log_prob(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.logsumexp(self._by_class(x) + self.log_class_prior.to(x.device), 1)
+
+    @torch.no_grad()
+    def class_likelihood_metrics(self, x, y, params, generator) -> dict:
+        nll = -self._by_class(x).gather(1, y.long().to(x.device)[:, None])[:, 0].double()
+        summary = nll_summary(nll, self.dim)
+        return {"nll_given_class": summary["nll"], "nll_given_class_stderr": summary["nll_stderr"]}
+
+    @torch.no_grad()
+    def sample(self, n: int, generator: torch.Generator, sampler: str | None = None, labels=None) -> torch.Tensor:
+        """n draws of the classes ``labels``, or of classes drawn from p(y) first."""
+        if labels is None:
+            labels = draw(self.log_class_prior.expand(n, -1), generator)
+        labels = torch.as_tensor(labels).long()
+        out = torch.zeros((n, *self.shape), dtype=torch.uint8, device=self.device)
+        for c, part in enumerate(self.parts):
+            mine = (labels == c).nonzero()[:, 0]
+            if len(mine):
+                out[mine.to(out.device)] = part.sample(len(mine), generator).to(out.dtype)
+        return out
+
+    def _visible_by_class(self, x, hidden, generator):
+        """(log p(x_v | y), (N, classes); log p(x_h | x_v, y), (N, classes)), or None where a class's model has no conditional."""
+        cond = [part.completion_log_prob(x, hidden, 0, generator) for part in self.parts]
+        if any(c is None for c in cond):
+            return None
+        given = torch.stack([c[0] for c in cond], 1)
+        return self._by_class(x) - given, given
+
+    def completion_log_prob(self, x, hidden, k=0, generator=None, batch_size=64, steps=0):
+        """Exact where every class's model is: log sum_y p(y) p(x | y) - log sum_y p(y) p(x_v | y)."""
+        parts = self._visible_by_class(x, hidden, generator)
+        if parts is None:
+            return None
+        visible, given = parts
+        prior = self.log_class_prior.to(visible.device)
+        return torch.logsumexp(visible + given + prior, 1) - torch.logsumexp(visible + prior, 1), "exact"
+
+    @torch.no_grad()
+    def complete(self, x, hidden, generator, steps):
+        """A class from p(y | x_v), then that class's model completes."""
+        parts = self._visible_by_class(x, hidden, generator)
+        if parts is None:
+            return None
+        logits = parts[0] + self.log_class_prior.to(parts[0].device)
+        labels = draw(logits - logits.logsumexp(1, keepdim=True), generator)
+        out = x.clone()
+        for c, part in enumerate(self.parts):
+            mine = (labels == c).nonzero()[:, 0]
+            if len(mine):
+                out[mine] = part.complete(x[mine], hidden[mine], generator, steps).to(out.dtype)
+        return out
 
 
 class SequenceModel(GenerativeModel):
@@ -310,6 +464,8 @@ class MusicModel(GenerativeModel):
 
     @classmethod
     def from_meta(cls, params: Section, meta: dict) -> "MusicModel":
+        if getattr(params, "conditional", False):
+            conditional_classes(cls, meta)  # one line: music has no classes to condition on
         return cls(params, tuple(meta["shape"]), meta["n_levels"], meta.get("n_chords", 0))
 
     def frame_log_probs(self, x: torch.Tensor, codes: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:

@@ -15,6 +15,7 @@ checkpoints differ a lot. Samples are always drawn in eval mode. No likelihood.
 from __future__ import annotations
 
 import copy
+import math
 from typing import Literal
 
 import torch
@@ -28,6 +29,7 @@ from genlab.data.images import image_grid
 from genlab.errors import GenlabError
 from genlab.metrics.samples import fid
 from genlab.models.base import GenerativeModel
+from genlab.nn.discrete import draw
 from genlab.nn.nets import decoder, encoder, spectral_norm
 from genlab.nn.optim import check_finite, make_adam
 from genlab.runtime import world
@@ -48,19 +50,42 @@ def g_loss(fake_logits: torch.Tensor, kind: str) -> torch.Tensor:
 
 
 class Generator(nn.Module):
-    def __init__(self, p: "GAN.Params", shape):
+    """Noise (and, class-conditional, the class one-hot beside it) to an image in [0, 1]."""
+
+    def __init__(self, p: "GAN.Params", shape, n_classes: int = 0):
         super().__init__()
         act = lambda: nn.LeakyReLU(0.2)
-        self.net = decoder(p.arch, p.latent_dim, shape, 1, list(p.hidden), p.conv_width, act)
+        self.n_classes = n_classes
+        self.net = decoder(p.arch, p.latent_dim + n_classes, shape, 1, list(p.hidden), p.conv_width, act)
 
-    def forward(self, z: torch.Tensor) -> torch.Tensor:
+    def forward(self, z: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+        if self.n_classes:
+            z = torch.cat([z, F.one_hot(y, self.n_classes).to(z.dtype)], 1)
         return torch.sigmoid(self.net(z)[..., 0])  # (N, C, H, W) in [0, 1]
+
+
+class ProjectionDiscriminator(nn.Module):
+    """A class-conditional discriminator with a projection (Miyato and Koyama 2018):
+    D(x, y) = w . phi(x) + e_y . phi(x), phi the features of the same network as the unconditional
+    discriminator's, e_y a learnt embedding of the class."""
+
+    def __init__(self, p: "GAN.Params", shape, n_classes: int, wrap):
+        super().__init__()
+        width = p.hidden[-1]
+        self.features = encoder(p.arch, shape, width, list(p.hidden), p.conv_width, lambda: nn.LeakyReLU(0.2), wrap)
+        self.head = wrap(nn.Linear(width, 1))
+        self.embed = nn.Embedding(n_classes, width)
+        nn.init.normal_(self.embed.weight, 0, 0.02)
+
+    def forward(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        h = F.leaky_relu(self.features(x), 0.2)
+        return self.head(h) + (self.embed(y) * h).sum(1, keepdim=True)
 
 
 class GAN(GenerativeModel):
     modalities = ("images",)
     has_likelihood = False
-    needs_features = True
+    needs_features = True  # completion: latent optimisation (``complete``), no conditional likelihood
     validation_metric = "fid"
 
     class Params(GradientParams):
@@ -77,16 +102,26 @@ class GAN(GenerativeModel):
         latent_dim: int = Field(32, ge=1, le=GradientParams.MAX_WIDTH, description="noise dimensions")
         loss: Literal["non_saturating", "hinge"] = Field("non_saturating", description="`non_saturating` or `hinge`")
         spectral_norm: bool = Field(True, description="spectral normalisation in the discriminator")
+        conditional: bool = Field(
+            False, description="labelled images: a class-conditional GAN, the class one-hot beside the noise in the "
+            "generator and a projection discriminator; samples are drawn for the class asked for (unconditional ones "
+            "with classes drawn from their training frequencies)"
+        )
         ema: float = Field(0.999, ge=0, lt=1, description="decay of the generator's weight average (0: none)")
         eval_every: int = Field(5, ge=1, description="epochs between validation FIDs")
         n_eval: int = Field(1000, ge=2, le=GradientParams.MAX_SAMPLES, description="samples per validation FID")
 
-    def __init__(self, params: "GAN.Params", shape, n_levels):
+    def __init__(self, params: "GAN.Params", shape, n_levels, n_classes: int = 0):
         super().__init__(params, shape, n_levels)
         p = params
         wrap = spectral_norm if p.spectral_norm else (lambda m: m)
-        self.generator = Generator(p, self.shape)
-        self.discriminator = encoder(p.arch, self.shape, 1, list(p.hidden), p.conv_width, lambda: nn.LeakyReLU(0.2), wrap)
+        self.n_classes = int(n_classes) if p.conditional else 0
+        self.generator = Generator(p, self.shape, self.n_classes)
+        if self.n_classes:
+            self.discriminator = ProjectionDiscriminator(p, self.shape, self.n_classes, wrap)
+            self.register_buffer("log_class_prior", torch.full((self.n_classes,), -math.log(self.n_classes), dtype=torch.float64))
+        else:
+            self.discriminator = encoder(p.arch, self.shape, 1, list(p.hidden), p.conv_width, lambda: nn.LeakyReLU(0.2), wrap)
         self.ema_generator = copy.deepcopy(self.generator).requires_grad_(False)
         self._val_features = None
         self.begin_fit(None)
@@ -119,20 +154,22 @@ class GAN(GenerativeModel):
         self.__dict__["_ddp_d"] = wrap(self.discriminator)
 
     def train_step(self, batch: tuple, optimizers: list) -> dict[str, torch.Tensor]:
-        (x,) = batch
+        x, *labels = batch  # a class-conditional model: (images, labels); its fakes take the real batch's labels
         opt_d, opt_g = optimizers
         kind = self.params.loss
         generator = self.__dict__.get("_ddp_g", self.generator)
         discriminator = self.__dict__.get("_ddp_d", self.discriminator)
         z = torch.randn(len(x), self.params.latent_dim, generator=self.noise, device=x.device)
-        fake = generator(z)
+        cond = (labels[0].long(),) if self.n_classes else ()
+        fake = generator(z, *cond)
         real = noise.dequantize_levels(x, self.n_levels, self.noise)
-        real_logits, fake_logits = discriminator(torch.cat([real, fake.detach()])).split(len(x))  # one pass
+        both = (torch.cat([cond[0], cond[0]]),) if cond else ()
+        real_logits, fake_logits = discriminator(torch.cat([real, fake.detach()]), *both).split(len(x))  # one pass
         loss_d = check_finite(d_loss(real_logits, fake_logits, kind), "discriminator loss")
         opt_d.zero_grad(set_to_none=True)
         loss_d.backward()
         opt_d.step()
-        loss_g = check_finite(g_loss(discriminator(fake), kind), "generator loss")
+        loss_g = check_finite(g_loss(discriminator(fake, *cond), kind), "generator loss")
         opt_g.zero_grad(set_to_none=True)
         loss_g.backward()
         opt_g.step()
@@ -164,7 +201,9 @@ class GAN(GenerativeModel):
         """A grid of the EMA generator's images from the same fixed noise every time."""
         was_training = self.training
         self.eval()
-        images = self.quantize(self.ema_generator(self.fixed_z.to(self.device)))
+        z = self.fixed_z.to(self.device)
+        labels = (torch.arange(len(z), device=self.device) % self.n_classes,) if self.n_classes else ()
+        images = self.quantize(self.ema_generator(z, *labels))
         self.train(was_training)
         return image_grid(images, self.n_levels)
 
@@ -173,10 +212,15 @@ class GAN(GenerativeModel):
         return (images * self.n_levels).floor().clamp(0, self.n_levels - 1).to(torch.uint8)
 
     @torch.no_grad()
-    def sample(self, n: int, generator: torch.Generator, sampler: str | None = None) -> torch.Tensor:
+    def sample(self, n: int, generator: torch.Generator, sampler: str | None = None, labels=None) -> torch.Tensor:
+        """n draws; a class-conditional model's of the classes ``labels`` (n,), or, without them, of
+        classes drawn from the training frequencies first."""
         self.eval()
+        if self.n_classes and labels is None:
+            labels = draw(self.log_class_prior.expand(n, -1), generator)
         z = torch.randn((n, self.params.latent_dim), generator=generator, device=generator.device).to(self.device)
-        return self.quantize(self.ema_generator(z))
+        cond = (torch.as_tensor(labels, device=self.device).long(),) if self.n_classes else ()
+        return self.quantize(self.ema_generator(z, *cond))
 
     @torch.no_grad()
     def interpolation_strip(self, test: torch.Tensor, rows: int, steps: int, generator: torch.Generator) -> torch.Tensor:
@@ -186,7 +230,37 @@ class GAN(GenerativeModel):
         zb = torch.randn((rows, self.params.latent_dim), generator=generator, device=generator.device).to(self.device)
         t = torch.linspace(0, 1, steps, device=za.device)[None, :, None]
         z = (za[:, None] * (1 - t) + zb[:, None] * t).reshape(-1, self.params.latent_dim)
-        return (self.ema_generator(z) * self.n_levels - 0.5).clamp(0, self.n_levels - 1).reshape(rows, steps, *self.shape)
+        cond = ((torch.arange(rows, device=z.device) % self.n_classes).repeat_interleave(steps),) if self.n_classes else ()
+        return (self.ema_generator(z, *cond) * self.n_levels - 0.5).clamp(0, self.n_levels - 1).reshape(rows, steps, *self.shape)
+
+    # -- completion -------------------------------------------------------------
+    COMPLETION_NOISE = 0.1  # the pixel noise (on the [0, 1] scale) the visible values are fitted under
+    COMPLETION_LR = 0.05
+
+    def complete(self, x, hidden, generator, steps):
+        """Latent optimisation (no likelihood, so no conditional to sample): from a code drawn from
+        the prior, ``steps`` Adam steps on the MAP objective sum_visible (G(z) - x)^2 / (2 s^2) +
+        |z|^2 / 2 (s = ``COMPLETION_NOISE``; x at its level's centre), then the hidden part from the
+        generated image. Different draws start from different codes."""
+        if self.n_classes:  # the class would be a second unknown: not built
+            return None
+        self.eval()
+        x, hidden = x.to(self.device), hidden.to(self.device)
+        target = (x.flatten(1).float() + 0.5) / self.n_levels
+        visible = (~hidden).float()
+        z0 = torch.randn((len(x), self.params.latent_dim), generator=generator, device=generator.device)
+        z = z0.to(self.device).requires_grad_(True)
+        opt = torch.optim.Adam([z], lr=self.COMPLETION_LR)
+        with torch.enable_grad():
+            for _ in range(steps):
+                fit = ((self.ema_generator(z).flatten(1) - target).pow(2) * visible).sum(1) / (2 * self.COMPLETION_NOISE**2)
+                loss = (fit + 0.5 * z.pow(2).sum(1)).sum()
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                opt.step()
+        with torch.no_grad():
+            drawn = self.quantize(self.ema_generator(z)).flatten(1)
+        return torch.where(hidden, drawn, x.flatten(1).to(drawn.dtype)).reshape(x.shape)
 
 
 MODEL = GAN

@@ -3,7 +3,8 @@
 Images: p(x) = prod_d theta_d[x_d]; text: p(x) = prod_t theta[x_t], one categorical over
 characters at every position; music: p(frame) = prod_k q_k^x_k (1 - q_k)^(1 - x_k), a
 Bernoulli per key, the same at every frame. Fitted by counting with additive smoothing; the
-exact likelihood is on the same discrete scale as every other model.
+exact likelihood is on the same discrete scale as every other model. Completing an image
+(hidden pixels given the visible ones) is exact: the visible pixels say nothing of the others.
 """
 
 from __future__ import annotations
@@ -23,6 +24,10 @@ class Independent(GenerativeModel):
 
     class Params(Section):
         smoothing: float = Field(0.5, gt=0, le=1e6, description="pseudo-count added to every (pixel, level) count")
+        conditional: bool = Field(
+            False, description="labelled images: one model per class on that class's training images, p(y) the classes' "
+            "frequencies: p(x | class) and p(x) = sum_y p(y) p(x | y) exact; samples are drawn for the class asked for"
+        )
 
     def __init__(self, params: "Independent.Params", shape, n_levels):
         super().__init__(params, shape, n_levels)
@@ -42,6 +47,17 @@ class Independent(GenerativeModel):
     @torch.no_grad()
     def sample(self, n: int, generator: torch.Generator, sampler: str | None = None) -> torch.Tensor:
         return draw(self.log_probs.expand(n, -1, -1), generator).reshape(n, *self.shape).to(torch.uint8)
+
+    def completion_log_prob(self, x, hidden, k=0, generator=None, batch_size=64, steps=0):
+        """Exact: the hidden pixels' own log-probabilities (every pixel is independent of the others)."""
+        idx = x.flatten(1).long().unsqueeze(-1)
+        terms = self.log_probs.expand(len(x), -1, -1).gather(-1, idx).squeeze(-1)
+        return terms.masked_fill(~hidden, 0).sum(-1), "exact"
+
+    @torch.no_grad()
+    def complete(self, x, hidden, generator, steps=0):
+        """Exact: the hidden pixels drawn from their own distributions."""
+        return torch.where(hidden.view_as(x), self.sample(len(x), generator), x)
 
 
 class IndependentText(SequenceModel):

@@ -4,7 +4,10 @@ With ``context: previous`` the state is the previous pixel in raster order, and 
 is p(x) = prod_t P_t[x_{t-1}, x_t], one transition matrix p_ij = P(X_t = j | X_{t-1} = i)
 per position (the first pixel's state is a "start" state). With ``context: left_up`` the
 state is the pair (left neighbour, upper neighbour), a border state standing in outside the
-image. Counts are smoothed additively; the likelihood is exact.
+image. Counts are smoothed additively; the likelihood is exact. Completing an image is exact
+too: with ``previous``, under any mask, by the forward algorithm over the chain with the hidden
+pixels summed out (and forward filtering, backward sampling to draw them); with ``left_up``, where
+no visible pixel's state reads a hidden one (the bottom half), by the hidden pixels' own transitions.
 
 Text (``MarkovText``): an order-``order`` chain over characters, P(x_t | the ``order``
 characters before it), with interpolated modified Kneser-Ney smoothing or additive
@@ -62,6 +65,10 @@ class Markov(GenerativeModel):
             None, gt=0, lt=1,
             description="text and music, `kneser_ney`: one discount for every count and order; `null`: three per order estimated from the counts of counts",
         )
+        conditional: bool = Field(
+            False, description="labelled images: one model per class on that class's training images, p(y) the classes' "
+            "frequencies: p(x | class) and p(x) = sum_y p(y) p(x | y) exact; samples are drawn for the class asked for"
+        )
 
     def __init__(self, params: "Markov.Params", shape, n_levels):
         super().__init__(params, shape, n_levels)
@@ -107,6 +114,86 @@ class Markov(GenerativeModel):
             state = self.states(x)[:, t]
             flat[:, t] = draw(self.log_probs[t, state], generator)
         return x.to(torch.uint8)
+
+    # -- completion: the hidden pixels given the visible ones -----------------------------
+    def _reads_hidden(self, hidden: torch.Tensor) -> torch.Tensor:
+        """(N, D): True where a pixel's state reads a hidden pixel."""
+        h = hidden.view(len(hidden), *self.shape).to(torch.uint8)
+        if self.params.context == "previous":
+            flat = h.flatten(1)
+            return torch.cat([torch.zeros_like(flat[:, :1]), flat[:, :-1]], dim=1).bool()
+        left = torch.nn.functional.pad(h[..., :, :-1], (1, 0))
+        up = torch.nn.functional.pad(h[..., :-1, :], (0, 0, 1, 0))
+        return (left | up).flatten(1).bool()
+
+    def _ancestral(self, hidden: torch.Tensor) -> bool:
+        """True when no visible pixel's state reads a hidden one (the `bottom` half, say): p(x_h | x_v)
+        is then the product of the hidden pixels' own transitions, and drawing them in raster order is exact."""
+        return not bool((self._reads_hidden(hidden) & ~hidden).any())
+
+    def _forward(self, flat: torch.Tensor, hidden: torch.Tensor) -> torch.Tensor:
+        """The forward pass of the chain (``previous``) with the visible pixels clamped: (D, N, L)
+        log alpha_t(j) = log p(x_v up to t, X_t = j), in float64 (a matrix product per pixel in
+        probability space, rescaled by each row's largest value)."""
+        N, D, L = len(flat), self.dim, self.n_levels
+        probs = self.log_probs[:, :L].exp()  # (D, L, L) transitions from a level (the start state is row L)
+        levels = torch.arange(L, device=flat.device)
+        alphas = torch.empty(D, N, L, dtype=torch.float64, device=flat.device)
+        a = self.log_probs[0, L].expand(N, L)
+        for t in range(D):
+            if t:
+                top = a.amax(1, keepdim=True)
+                a = ((a - top).exp() @ probs[t]).log() + top
+            a = a.masked_fill(~(hidden[:, t : t + 1] | (levels == flat[:, t : t + 1])), -torch.inf)
+            alphas[t] = a
+        return alphas
+
+    def _chunk(self) -> int:
+        """Images per forward pass: its (D, n, L) table stays about 128 MB."""
+        return max(1, 2**24 // (self.dim * self.n_levels))
+
+    def completion_log_prob(self, x, hidden, k=0, generator=None, batch_size=64, steps=0):
+        """Exact. ``previous``: log p(x) - log p(x_v), p(x_v) by the forward algorithm over the chain
+        with the hidden pixels summed out (any mask); ``left_up``: the hidden pixels' own transitions
+        where no visible pixel's state reads a hidden one (else None: the sum runs over a grid, not a chain)."""
+        x, hidden = x.to(self.log_probs.device), hidden.to(self.log_probs.device)
+        if self.params.context != "previous":
+            if not self._ancestral(hidden):
+                return None
+            pos = torch.arange(self.dim, device=x.device).expand(len(x), -1)
+            terms = self.log_probs[pos, self.states(x), x.flatten(1).long()]
+            return terms.masked_fill(~hidden, 0).sum(-1), "exact"
+        flat, out = x.flatten(1).long(), []
+        for f, h in zip(flat.split(self._chunk()), hidden.split(self._chunk())):
+            out.append(torch.logsumexp(self._forward(f, h)[-1], 1))
+        return self.log_prob(x) - torch.cat(out), "exact"
+
+    @torch.no_grad()
+    def complete(self, x, hidden, generator, steps=0):
+        """Exact. ``previous``: forward filtering, backward sampling (any mask); ``left_up``: the hidden
+        pixels drawn in raster order where no visible pixel's state reads a hidden one, else None."""
+        x, hidden = x.to(self.log_probs.device), hidden.to(self.log_probs.device)
+        if self.params.context != "previous":
+            if not self._ancestral(hidden):
+                return None
+            out = x.long().clone()
+            flat = out.view(len(x), -1)
+            for t in range(self.dim):
+                if hidden[:, t].any():
+                    drawn = draw(self.log_probs[t, self.states(out)[:, t]], generator)
+                    flat[:, t] = torch.where(hidden[:, t], drawn, flat[:, t])
+            return out.to(torch.uint8)
+        L, parts = self.n_levels, []
+        for f, h in zip(x.flatten(1).long().split(self._chunk()), hidden.split(self._chunk())):
+            alphas, f = self._forward(f, h), f.clone()
+            for t in range(self.dim - 1, -1, -1):
+                logits = alphas[t]
+                if t < self.dim - 1:  # times P_{t+1}[i, x_{t+1}]
+                    logits = logits + self.log_probs[t + 1, :L].T[f[:, t + 1]]
+                drawn = draw(logits - logits.logsumexp(1, keepdim=True), generator)
+                f[:, t] = torch.where(h[:, t], drawn, f[:, t])
+            parts.append(f)
+        return torch.cat(parts).reshape(x.shape).to(torch.uint8)
 
 
 class MarkovText(SequenceModel):

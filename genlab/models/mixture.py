@@ -2,7 +2,8 @@
 
 p(x) = sum_k pi_k prod_d theta_kd[x_d]. EM starts from a seeded random soft assignment
 and stops when the mean training log-likelihood improves by less than ``tol`` nats;
-``smoothing`` is a Dirichlet pseudo-count (a MAP estimate), so no level has zero mass.
+``smoothing`` is a Dirichlet pseudo-count (a MAP estimate), so no level has zero mass. Completion is exact: the posterior over components given the visible
+pixels, p(k | x_v) ∝ pi_k p(x_v | k), then the hidden pixels from the component drawn.
 """
 
 from __future__ import annotations
@@ -27,6 +28,10 @@ class Mixture(GenerativeModel):
         max_iter: int = Field(200, ge=1, description="most EM iterations")
         tol: float = Field(1e-4, ge=0, description="stop when the mean train log-likelihood gains less (nats)")
         smoothing: float = Field(0.5, gt=0, le=1e6, description="pseudo-count added to every (component, pixel, level)")
+        conditional: bool = Field(
+            False, description="labelled images: one model per class on that class's training images, p(y) the classes' "
+            "frequencies: p(x | class) and p(x) = sum_y p(y) p(x | y) exact; samples are drawn for the class asked for"
+        )
 
     def __init__(self, params: "Mixture.Params", shape, n_levels):
         super().__init__(params, shape, n_levels)
@@ -97,6 +102,33 @@ class Mixture(GenerativeModel):
 
     def log_prob(self, x: torch.Tensor) -> torch.Tensor:
         return torch.logsumexp(self._joint(x), 1)
+
+    def _split_joint(self, x: torch.Tensor, hidden: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(log pi_k + log p(x_visible | k), log p(x_hidden | k)), each (N, K): per-pixel terms
+        gathered a few images at a time, then summed under the mask."""
+        K, D = self.params.n_components, self.dim
+        x, hidden = x.to(self.log_probs.device), hidden.to(self.log_probs.device)
+        visible, hid = [], []
+        step = max(1, self.CHUNK * 64 // (K * D))
+        for chunk, h in zip(x.flatten(1).long().split(step), hidden.split(step)):
+            index = chunk.T.unsqueeze(0).expand(K, D, len(chunk))
+            terms = self.log_probs.gather(2, index).permute(2, 0, 1)  # (n, K, D)
+            hid.append(terms.masked_fill(~h[:, None], 0).sum(-1))
+            visible.append(terms.masked_fill(h[:, None], 0).sum(-1))
+        return torch.cat(visible) + self.log_weights, torch.cat(hid)
+
+    def completion_log_prob(self, x, hidden, k=0, generator=None, batch_size=64, steps=0):
+        """Exact: log sum_k pi_k p(x_v|k) p(x_h|k) - log sum_k pi_k p(x_v|k)."""
+        visible, hid = self._split_joint(x, hidden)
+        return torch.logsumexp(visible + hid, 1) - torch.logsumexp(visible, 1), "exact"
+
+    @torch.no_grad()
+    def complete(self, x, hidden, generator, steps=0):
+        """Exact: a component from its posterior given the visible pixels, then the hidden pixels from it."""
+        visible, _ = self._split_joint(x, hidden)
+        k = draw(visible - visible.logsumexp(1, keepdim=True), generator)  # normalised: no underflow
+        drawn = draw(self.log_probs[k], generator).reshape(x.shape).to(x.dtype)
+        return torch.where(hidden.view_as(x).to(drawn.device), drawn, x.to(drawn.device))
 
     @torch.no_grad()
     def sample(self, n: int, generator: torch.Generator, sampler: str | None = None) -> torch.Tensor:

@@ -222,11 +222,12 @@ class PixelCNN(GenerativeModel):
         parts = [self._sample(min(batch_size, n - s), generator) for s in range(0, n, batch_size)]
         return torch.cat(parts) if parts else torch.zeros((0, *self.shape), dtype=torch.uint8, device=self.device)
 
-    def _sample(self, n: int, generator: torch.Generator) -> torch.Tensor:
+    def _sample(self, n: int, generator: torch.Generator, start: torch.Tensor | None = None, from_row: int = 0) -> torch.Tensor:
+        """n images drawn in raster order; with ``start``, its rows above ``from_row`` are kept and the rest drawn."""
         C, H, W = self.shape
         K = self.obs.per_value
-        x = torch.zeros((n, C, H, W), dtype=torch.uint8, device=self.device)
-        for r in range(H):
+        x = torch.zeros((n, C, H, W), dtype=torch.uint8, device=self.device) if start is None else start.to(self.device, torch.uint8).clone()
+        for r in range(from_row, H):
             r0 = max(0, r - 1 - self.v_reach)  # the rows the link into row r depends on: r0..r-1 (and row r, unused)
             inp = self._inputs(x[:, :, r0 : r + 1])
             links = [link[:, :, -1:] for link in self._links(inp)]  # row r's links: rows above only
@@ -238,6 +239,38 @@ class PixelCNN(GenerativeModel):
                     params = out[:, c * K : (c + 1) * K, 0, -1]  # (n, K)
                     x[:, c, r, j] = self.obs.sample(params.unsqueeze(1), generator)[:, 0]
         return x
+
+    # -- completion ---------------------------------------------------------------
+    def _first_hidden_row(self, hidden: torch.Tensor) -> int | None:
+        """r when ``hidden`` is every value of rows r and below, in every image (the `bottom` half): the
+        hidden values then come after every visible one in the model's order. Else None."""
+        C, H, W = self.shape
+        rows = hidden.view(len(hidden), C, H, W)
+        r = H - int(rows[0, 0, :, 0].sum()) if len(rows) else H
+        expected = torch.zeros(C, H, W, dtype=torch.bool, device=rows.device)
+        expected[:, r:] = True
+        return r if bool((rows == expected).all()) else None
+
+    def completion_log_prob(self, x, hidden, k=0, generator=None, batch_size=256, steps=0):
+        """Exact where the hidden part follows every visible value in raster order (``bottom``): the
+        sum of the hidden values' own conditionals, one network pass. Else None."""
+        if self._first_hidden_row(hidden) is None:
+            return None
+        out = []
+        for batch, h in zip(x.split(batch_size), hidden.split(batch_size)):
+            batch, h = batch.to(self.device), h.to(self.device)
+            terms = self.obs.log_prob_values(self(batch).double(), batch.flatten(1))
+            out.append(terms.masked_fill(~h, 0).sum(-1))
+        return torch.cat(out), "exact"
+
+    @torch.no_grad()
+    def complete(self, x, hidden, generator, steps=0, batch_size: int = 1024):
+        """Exact where the hidden part follows every visible value (``bottom``): sampling goes on from
+        the first hidden row. Else None."""
+        r = self._first_hidden_row(hidden)
+        if r is None:
+            return None
+        return torch.cat([self._sample(len(b), generator, start=b, from_row=r) for b in x.split(batch_size)])
 
 
 MODEL = PixelCNN

@@ -11,6 +11,8 @@ baselines), or a Gaussian per continuous value. Training maximises the ELBO
     log p(x) >= E log (1/k) sum_i p(x|z_i) p(z_i) / q(z_i|x),   z_i ~ q(z|x);
 
 evaluation reports the negative ELBO and the IWAE bound with ``evaluate.iw_samples``.
+Completing an image: the hidden part drawn by Metropolis-within-Gibbs, its conditional likelihood
+an importance-sampled estimate (``complete`` and ``completion_log_prob`` below).
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from genlab.config.schema import GradientParams
 from genlab.errors import GenlabError
 from genlab.models.base import GenerativeModel, nll_summary
 from genlab.nn import observations
+from genlab.nn.discrete import draw
 from genlab.nn.nets import decoder, encoder
 
 LOG_2PI = math.log(2 * math.pi)
@@ -73,6 +76,11 @@ class VAE(GenerativeModel):
             "gmm", description="`prior`, or `gmm`: a Gaussian mixture fitted to draws of the training codes"
         )
         gmm_components: int = Field(10, ge=1, le=GradientParams.MAX_COMPONENTS, description="components of the mixture fitted to the training codes")
+        conditional: bool = Field(
+            False, description="labelled images: a model of p(x | class), the class beside z in the decoder and a learnt "
+            "shift of q(z|x) per class in the encoder; samples are drawn for the class asked for (unconditional ones with "
+            "classes drawn from their training frequencies), `nll` is of p(x) = sum_y p(y) p(x|y)"
+        )
 
         @field_validator("hidden", mode="before")
         @classmethod
@@ -86,17 +94,22 @@ class VAE(GenerativeModel):
                 raise ValueError(f"every width must be >= 1 (got {v})")
             return v
 
-    def __init__(self, params: "VAE.Params", shape, n_levels):
+    def __init__(self, params: "VAE.Params", shape, n_levels, n_classes: int = 0):
         super().__init__(params, shape, n_levels)
         p = params
         self.latent_dim = p.latent_dim
+        self.n_classes = int(n_classes) if p.conditional else 0
         if self.n_levels == 0 and p.arch == "conv":
             raise GenlabError("vae.arch: 'conv' needs images; this data is a table of values (use mlp)")
         if self.n_levels == 0 and p.likelihood != "auto":
             raise GenlabError(f"vae.likelihood: {p.likelihood!r} is for images; continuous values take a Gaussian (use auto)")
         self.obs = observations.choose(self.n_levels, self.dim, p.likelihood, p.logistic_components)
         self.encoder = encoder(p.arch, self.shape, 2 * p.latent_dim, list(p.hidden), p.conv_width)
-        self.decoder = decoder(p.arch, p.latent_dim, self.shape, self.obs.per_value, list(p.hidden), p.conv_width)
+        self.decoder = decoder(p.arch, p.latent_dim + self.n_classes, self.shape, self.obs.per_value, list(p.hidden), p.conv_width)
+        if self.n_classes:  # q(z|x, y): the encoder's output shifted per class, from zero; p(y): training frequencies
+            self.class_shift = torch.nn.Embedding(self.n_classes, 2 * p.latent_dim)
+            torch.nn.init.zeros_(self.class_shift.weight)
+            self.register_buffer("log_class_prior", torch.full((self.n_classes,), -math.log(self.n_classes), dtype=torch.float64))
         bias = self.obs.initial_bias()
         if bias is not None:  # MLP decoders only (a Gaussian's values are never conv images)
             with torch.no_grad():
@@ -125,16 +138,29 @@ class VAE(GenerativeModel):
         if isinstance(self.obs, observations.Gaussian):
             self.obs.fit_standardisation(train)
 
-    def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """(mu, log sigma^2) of q(z|x)."""
+    def encode(self, x: torch.Tensor, y: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """(mu, log sigma^2) of q(z|x), or of q(z|x, y) for a class-conditional model (``y``: labels)."""
         inputs = self.obs.inputs(x.flatten(1)).reshape(x.shape).to(self.gmm_means.dtype)
-        mu, logvar = self.encoder(inputs).chunk(2, dim=-1)
+        out = self.encoder(inputs)
+        if self.n_classes:
+            out = out + self.class_shift(self._labels(y, len(x)))
+        mu, logvar = out.chunk(2, dim=-1)
         return mu, logvar
 
-    def decode(self, z: torch.Tensor) -> torch.Tensor:
-        """The decoder's output for codes (..., latent): (..., D, K), the observation model's parameters."""
+    def decode(self, z: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+        """The decoder's output for codes (..., latent): (..., D, K), the observation model's parameters;
+        a class-conditional model's for labels ``y`` (the codes' last batch axis)."""
         lead = z.shape[:-1]
-        return self.decoder(z.reshape(-1, self.latent_dim)).reshape(*lead, self.dim, self.obs.per_value)
+        if self.n_classes:
+            onehot = torch.nn.functional.one_hot(self._labels(y, lead[-1]), self.n_classes).to(z.dtype)
+            z = torch.cat([z, onehot.expand(*lead, self.n_classes)], -1)
+        return self.decoder(z.reshape(-1, z.shape[-1])).reshape(*lead, self.dim, self.obs.per_value)
+
+    def _labels(self, y: torch.Tensor | None, n: int) -> torch.Tensor:
+        if y is None:
+            raise GenlabError("vae: a class-conditional model needs the labels")
+        y = torch.as_tensor(y, device=self.gmm_means.device).long()
+        return y.expand(n) if y.dim() == 0 else y
 
     def decode_mean(self, z: torch.Tensor) -> torch.Tensor:
         """E[x|z] shaped like the data: levels in [0, L-1], or values."""
@@ -152,31 +178,33 @@ class VAE(GenerativeModel):
         comp = -0.5 * (sq + (logvars + LOG_2PI).sum(-1)) + torch.log_softmax(self.prior_logits.to(z.dtype), 0)
         return torch.logsumexp(comp, -1).reshape(z.shape[:-1])
 
-    def log_weights(self, x: torch.Tensor, k: int, generator: torch.Generator | None = None):
-        """Importance log-weights log p(x|z) + log p(z) - log q(z|x) for k draws, shape (k, B).
+    def log_weights(self, x: torch.Tensor, k: int, generator: torch.Generator | None = None, y: torch.Tensor | None = None):
+        """Importance log-weights log p(x|z) + log p(z) - log q(z|x) for k draws, shape (k, B)
+        (a class-conditional model: given the labels ``y``).
 
         Returns (log_w, log p(x|z)) in float64; the decoder runs once on all k*B codes.
         """
-        mu, logvar = self.encode(x)
+        mu, logvar = self.encode(x, y)
         eps = torch.randn((k, *mu.shape), generator=generator, device=mu.device, dtype=mu.dtype)
         z = mu + (0.5 * logvar).exp() * eps
         # per-value terms summed in float32 (error ~1e-5 nats), the log-weights in float64
-        log_px = self.obs.log_prob(self.decode(z), x.flatten(1)).double()
+        log_px = self.obs.log_prob(self.decode(z, y), x.flatten(1)).double()
         log_pz = self.log_prior(z.double())
         log_qz = -0.5 * (eps.double().pow(2) + LOG_2PI + logvar.double()).sum(-1)
         return log_px + log_pz - log_qz, log_px
 
     # -- training ---------------------------------------------------------------
-    def loss(self, x: torch.Tensor) -> torch.Tensor:
+    def loss(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
         """The negative ELBO (k = 1, N(0, I) prior: the KL in closed form), else the negative
-        importance-weighted bound with k = train_k; mean per example, nats."""
+        importance-weighted bound with k = train_k; mean per example, nats (of x given y, for a
+        class-conditional model)."""
         k = self.params.train_k
         if k == 1 and self.params.prior == "normal":
-            mu, logvar = self.encode(x)
+            mu, logvar = self.encode(x, y)
             z = mu + (0.5 * logvar).exp() * torch.randn_like(mu)
-            recon = -self.obs.log_prob(self.decode(z), x.flatten(1))
+            recon = -self.obs.log_prob(self.decode(z, y), x.flatten(1))
             return (recon + gaussian_kl(mu, logvar)).mean()
-        log_w, _ = self.log_weights(x, k)
+        log_w, _ = self.log_weights(x, k, None, y)
         return -(torch.logsumexp(log_w, 0) - math.log(k)).float().mean()
 
     CODE_DRAWS = 10  # draws z ~ q(z|x) per training example for the "gmm" sampler's fit
@@ -192,10 +220,12 @@ class VAE(GenerativeModel):
         from sklearn.mixture import GaussianMixture
 
         self.eval()
+        train, labels = train if isinstance(train, tuple) else (train, None)
         gen = torch.Generator(device=self.gmm_means.device).manual_seed(self.params.seed)
         codes = []
-        for b in train.split(1024):
-            mu, logvar = self.encode(b.to(self.gmm_means.device))
+        for i, b in enumerate(train.split(1024)):
+            y = None if labels is None else labels[1024 * i : 1024 * (i + 1)].to(self.gmm_means.device)
+            mu, logvar = self.encode(b.to(self.gmm_means.device), y)
             eps = torch.randn((self.CODE_DRAWS, *mu.shape), generator=gen, device=mu.device)
             codes.append((mu + (0.5 * logvar).exp() * eps).transpose(0, 1).reshape(-1, self.latent_dim))
         codes = torch.cat(codes).double().cpu().numpy()
@@ -225,19 +255,27 @@ class VAE(GenerativeModel):
         return self.gmm_means[k] + (self.gmm_scale_tril[k] @ eps.unsqueeze(-1)).squeeze(-1)
 
     @torch.no_grad()
-    def sample(self, n: int, generator: torch.Generator, sampler: str | None = None) -> torch.Tensor:
+    def sample(self, n: int, generator: torch.Generator, sampler: str | None = None, labels=None) -> torch.Tensor:
+        """n draws; a class-conditional model's of the classes ``labels`` (n,), or, without them, of
+        classes drawn from the training frequencies first."""
+        if self.n_classes and labels is None:
+            labels = draw(self.log_class_prior.expand(n, -1), generator)
         z = self.sample_latent(n, generator, sampler)
-        return self.obs.sample(self.decode(z), generator).reshape(n, *self.shape)
+        return self.obs.sample(self.decode(z, labels), generator).reshape(n, *self.shape)
 
     @torch.no_grad()
-    def reconstruct(self, x: torch.Tensor) -> torch.Tensor:
+    def reconstruct(self, x: torch.Tensor) -> torch.Tensor | None:
+        if self.n_classes:  # needs the test images' labels, which the pictures are drawn without
+            return None
         mu, _ = self.encode(x)
         return self.decode_mean(mu)
 
     @torch.no_grad()
     def interpolation_strip(self, test: torch.Tensor, rows: int, steps: int, generator: torch.Generator) -> torch.Tensor:
         """Decoded means along straight lines between the codes of test[i] and test[rows + i]:
-        (rows, steps, C, H, W), in levels."""
+        (rows, steps, C, H, W), in levels. None for a class-conditional model (no labels here)."""
+        if self.n_classes:
+            return None
         za, _ = self.encode(test[:rows])
         zb, _ = self.encode(test[rows : 2 * rows])
         t = torch.linspace(0, 1, steps, device=za.device)[None, :, None]
@@ -250,6 +288,8 @@ class VAE(GenerativeModel):
         """IWAE bound with k = params.iw_samples, the negative ELBO and its two terms, per test example
         (the KL term in closed form for the N(0, I) prior, a k-draw Monte Carlo mean for the mixture)."""
         k, chunk = params.iw_samples, params.batch_size
+        if self.n_classes:
+            return self._conditional_likelihood(x, None, k, chunk, generator)
         nll, recon, kl = [], [], []
         for batch in x.split(chunk):
             log_w, log_px = self.log_weights(batch, k, generator)
@@ -269,6 +309,110 @@ class VAE(GenerativeModel):
             iw_samples=k,
         )
         return out
+
+    def _conditional_likelihood(self, x, y, k: int, chunk: int, generator) -> dict:
+        """A class-conditional model's IWAE bound: of log p(x|y) given labels ``y``, else of
+        log p(x) = log sum_y p(y) p(x|y), the k-draw estimate of each p(x|y) inside the sum (the log of
+        a sum of unbiased estimates: still a bound in expectation)."""
+        nll = []
+        for i in range(0, len(x), chunk):
+            batch = x[i : i + chunk]
+            if y is not None:
+                log_w, _ = self.log_weights(batch, k, generator, y[i : i + chunk])
+                nll.append(-(torch.logsumexp(log_w, 0) - math.log(k)))
+                continue
+            per_class = torch.stack([
+                torch.logsumexp(self.log_weights(batch, k, generator, torch.tensor(c))[0], 0) - math.log(k)
+                for c in range(self.n_classes)
+            ])  # (classes, B)
+            nll.append(-torch.logsumexp(per_class + self.log_class_prior[:, None], 0))
+        out = nll_summary(torch.cat(nll), self.dim, discrete=self.n_levels > 0)
+        out["iw_samples"] = k
+        return out
+
+    @torch.no_grad()
+    def class_likelihood_metrics(self, x: torch.Tensor, y: torch.Tensor, params, generator: torch.Generator) -> dict:
+        """``nll_given_class``: the IWAE bound of -log p(x | its label), nats per test image."""
+        out = self._conditional_likelihood(x, y.to(self.gmm_means.device), params.iw_samples, params.batch_size, generator)
+        return {"nll_given_class": out["nll"], "nll_given_class_stderr": out["nll_stderr"]}
+
+    # -- completion -----------------------------------------------------------------
+    def _log_q(self, z: torch.Tensor, mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
+        """log q(z|x) for codes z (..., B, latent) under N(mu, diag exp(logvar)), float64."""
+        mu, logvar = mu.double(), logvar.double()
+        return -0.5 * ((z.double() - mu).pow(2) / logvar.exp() + LOG_2PI + logvar).sum(-1)
+
+    COMPLETIONS_PROPOSED = 8  # completions per image whose codes' posteriors join the proposal
+
+    @torch.no_grad()
+    def completion_log_prob(self, x, hidden, k, generator, batch_size=4, steps=50):
+        """An importance-sampled estimate of log p(x_h | x_v), named as such: self-normalised,
+        log sum_i w_i p(x_h|z_i) - log sum_i w_i with w_i = p(x_v|z_i) p(z_i) / r(z_i). The proposal r
+        is a mixture: a quarter of the k codes from q(z|x), half from q(z|x~_j) for 8 completions x~_j
+        drawn by ``complete`` (``steps`` steps; they cover p(z|x_v), which is broader than p(z|x)),
+        and an eighth-or-so from the prior (a defensive component: Hesterberg 1995; it bounds every
+        weight). Consistent as k grows; neither a bound nor unbiased at finite k."""
+        if self.n_classes:  # p(x_h | x_v) would sum over the classes too: not built
+            return None
+        J = self.COMPLETIONS_PROPOSED
+        counts = [k // 4, k - k // 4 - k // 8, k // 8]  # from q(z|x), from the completions, from the prior
+        device = self.gmm_means.device
+        x, hidden = x.to(device), hidden.to(device)
+        drawn = self.complete(x.repeat_interleave(J, 0), hidden.repeat_interleave(J, 0), generator, steps)
+        out = []
+        for i in range(0, len(x), batch_size):
+            batch, h, done = x[i : i + batch_size], hidden[i : i + batch_size], drawn[J * i : J * (i + batch_size)]
+            B = len(batch)
+            mu, logvar = self.encode(torch.cat([batch, done]))
+            mu = torch.cat([mu[:B, None], mu[B:].view(B, J, -1)], 1)  # (B, 1 + J, latent): q(z|x), then q(z|x~_j)
+            logvar = torch.cat([logvar[:B, None], logvar[B:].view(B, J, -1)], 1)
+            pick = torch.cat([torch.zeros(counts[0], dtype=torch.long), torch.arange(counts[1]) % J + 1]).to(mu.device)
+            eps = torch.randn((len(pick), B, self.latent_dim), generator=generator, device=mu.device, dtype=mu.dtype)
+            z = mu[:, pick].transpose(0, 1) + (0.5 * logvar[:, pick].transpose(0, 1)).exp() * eps
+            if counts[2]:
+                z = torch.cat([z, self.sample_latent(counts[2] * B, generator, "prior").reshape(counts[2], B, -1)])
+            log_prior = self.log_prior(z.double())
+            log_q = self._log_q(z[:, :, None], mu, logvar)  # (k, B, 1 + J)
+            weights = torch.tensor([counts[0] / k] + [counts[1] / (k * J)] * J, dtype=torch.float64, device=mu.device)
+            log_r = torch.logsumexp(log_q + weights.log(), -1)
+            if counts[2]:
+                log_r = torch.logaddexp(log_r, log_prior + math.log(counts[2] / k))
+            values = self.obs.log_prob_values(self.decode(z), batch.flatten(1)).double()  # (k, B, D)
+            log_w = values.masked_fill(h, 0).sum(-1) + log_prior - log_r
+            log_hidden = values.masked_fill(~h, 0).sum(-1)
+            out.append(torch.logsumexp(log_w + log_hidden, 0) - torch.logsumexp(log_w, 0))
+        return torch.cat(out), f"importance-sampled estimate (self-normalised, k = {k})"
+
+    @torch.no_grad()
+    def complete(self, x, hidden, generator, steps):
+        """Metropolis-within-Gibbs (Mattei and Frellsen 2018), a Markov chain whose stationary law is
+        p(z, x_h | x_v): from the code of the image with its hidden part at 0, each step proposes a code
+        from q(z | current image), accepts it with the independence sampler's probability under
+        p(z | current image), then redraws the hidden part from p(x_h | z); ``steps`` steps."""
+        if self.n_classes:
+            return None
+        device = self.gmm_means.device
+        x, hidden = x.to(device), hidden.to(device)
+        visible = x.flatten(1)
+        current = visible.masked_fill(hidden, 0)
+        z, _ = self.encode(current.reshape(x.shape))
+
+        def redraw(z):
+            return torch.where(hidden, self.obs.sample(self.decode(z), generator), visible)
+
+        def log_target(z, flat):
+            return self.obs.log_prob(self.decode(z), flat).double() + self.log_prior(z.double())
+
+        current = redraw(z)
+        for _ in range(steps):
+            mu, logvar = self.encode(current.reshape(x.shape))
+            proposal = mu + (0.5 * logvar).exp() * torch.randn(mu.shape, generator=generator, device=device, dtype=mu.dtype)
+            log_ratio = (log_target(proposal, current) - self._log_q(proposal, mu, logvar)) - (
+                log_target(z, current) - self._log_q(z, mu, logvar))
+            u = torch.rand(len(z), generator=generator, device=device, dtype=torch.float64)
+            z = torch.where((u.log() < log_ratio)[:, None], proposal, z)
+            current = redraw(z)
+        return current.reshape(x.shape)
 
 
 MODEL = VAE

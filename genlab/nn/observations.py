@@ -41,6 +41,10 @@ class Observation(nn.Module):
         x: (..., D) (uint8 levels, or float64 values) broadcastable against out.shape[:-1]."""
         raise NotImplementedError
 
+    def log_prob_values(self, out: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        """log p(x_d|z) of every value, (..., D): what ``log_prob`` sums (a completion scores the hidden ones)."""
+        raise NotImplementedError(f"{type(self).__name__} scores values only together")
+
     def mean(self, out: torch.Tensor) -> torch.Tensor:
         """E[x|z] per value, (..., D): a level in [0, L-1], or a value in the data's units."""
         raise NotImplementedError
@@ -68,10 +72,13 @@ class Categorical(Observation):
 
     def log_prob(self, out, x):
         """sum_d log_softmax(out_d)[x_d]."""
+        return self.log_prob_values(out, x).sum(-1)
+
+    def log_prob_values(self, out, x):
         logp = torch.log_softmax(out, dim=-1)
         shape = torch.broadcast_shapes(logp.shape[:-1], x.shape)
         index = x.long().expand(shape).unsqueeze(-1)
-        return logp.expand(*shape, logp.shape[-1]).gather(-1, index).squeeze(-1).sum(-1)
+        return logp.expand(*shape, logp.shape[-1]).gather(-1, index).squeeze(-1)
 
     def mean(self, out):
         """softmax(out) @ (0, 1, ..., L-1)."""
@@ -93,6 +100,11 @@ class Bernoulli(Observation):
     def log_prob(self, out, x):
         """sum_d x_d l_d - softplus(l_d)."""
         return BernoulliLogLik.apply(out[..., 0], x.to(out.dtype))
+
+    def log_prob_values(self, out, x):
+        """x_d l_d - softplus(l_d), per value."""
+        logit = out[..., 0]
+        return x.to(out.dtype) * logit - torch.nn.functional.softplus(logit)
 
     def mean(self, out):
         """sigmoid(l)."""
@@ -185,6 +197,9 @@ class DiscretizedLogistic(Observation):
         """sum_d logsumexp_m(logits_m + log P_m(x_d)) - logsumexp_m(logits_m), where
         log P = logsigmoid(a) + logsigmoid(-b) + log(1 - e^-w), w = a - b = 2h / s, and
         log(1 - e^-w) = log(2t / (1 + t)) with t = tanh(w / 2): no cancellation for small w."""
+        return self.log_prob_values(out, x).sum(-1)
+
+    def log_prob_values(self, out, x):
         logits, mu, inv_s = self._parts(out)
         h = 1.0 / (self.n_levels - 1)
         x = x.unsqueeze(-1)
@@ -198,8 +213,8 @@ class DiscretizedLogistic(Observation):
             + (has_upper * has_lower) * torch.log(2 * t / (1 + t))
         )
         if self.components == 1:
-            return log_p.squeeze(-1).sum(-1)
-        return (torch.logsumexp(log_p + logits, -1) - torch.logsumexp(logits, -1)).sum(-1)
+            return log_p.squeeze(-1)
+        return torch.logsumexp(log_p + logits, -1) - torch.logsumexp(logits, -1)
 
     def mean(self, out):
         """E[x] = sum_{l=1}^{L-1} P(x >= l) = sum_m w_m sum_l sigma((mu_m - e_l) / s_m),

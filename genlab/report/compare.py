@@ -11,13 +11,15 @@ from pathlib import PurePosixPath
 # is shown with its change and no direction.
 LOWER = {
     "nll", "bits_per_dim", "neg_elbo", "fid", "kid", "ks_statistic", "wasserstein", "bits_per_char",
-    "perplexity", "exact_copy_rate", "bits_per_frame", "pitch_class_tv", "oov_rate", "unseen_rate",
+    "perplexity", "exact_copy_rate", "bits_per_frame", "pitch_class_tv", "oov_rate", "unseen_rate", "nll_given_class",
+    "continuation_nll", "continuation_pitch_class_tv",
 }
 HIGHER = {
     "precision", "recall", "density", "coverage", "inception_score", "classes_covered", "oa_pitch_count",
-    "oa_pitch_class_hist", "val_accuracy", "test_accuracy",
+    "oa_pitch_class_hist", "val_accuracy", "test_accuracy", "class_accuracy",
 }
-LOWER_PREFIXES = ("fid_", "val_fid_")
+LOWER_PREFIXES = ("fid_", "val_fid_", "complete_nll_")
+HIGHER_PREFIXES = ("complete_accuracy_",)
 # Measured in a feature space (the file's ``features``): not comparable across spaces.
 FEATURE_KEYS = {"fid", "kid", "precision", "recall", "density", "coverage", "inception_score", "classes_covered"}
 NOISE_Z = 2.0  # a change within this many standard errors (both sides' <key>_stderr) is "within noise"
@@ -29,7 +31,7 @@ def better(key: str) -> int:
         return 0
     if key in LOWER or key.startswith(LOWER_PREFIXES):
         return -1
-    return 1 if key in HIGHER else 0
+    return 1 if key in HIGHER or key.startswith(HIGHER_PREFIXES) else 0
 
 
 def fmt(value, signed: bool = False) -> str:

@@ -60,13 +60,14 @@ class Trained:
     # -- sampling -------------------------------------------------------------------------------
     @torch.no_grad()
     def sample(self, n: int, seed: int = 0, *, sampler: str | None = None, temperature: float = 1.0,
-               length: int = 500, prompt: str = "", primer=None):
+               length: int = 500, prompt: str = "", primer=None, label: int | None = None):
         """``n`` samples drawn with ``seed`` (the same seed, the same samples, on a CPU): images
         uint8 (n, C, H, W); continuous values float64 (n, F); text, a list of ``n`` strings of
         ``length`` characters continuing ``prompt``; music, uint8 (n, ``length``, 88) piano rolls,
         each continuing ``primer`` (a MIDI file's path, or a piano roll (frames, 88)) if given.
         ``sampler`` picks one of the model's samplers (``model.samplers``); ``temperature``
-        sharpens (< 1) or flattens (> 1) text and music."""
+        sharpens (< 1) or flattens (> 1) text and music; ``label``, the class a class-conditional
+        model draws (else each sample's class is drawn from the training frequencies)."""
         from genlab import runtime
 
         n = _count(n, "n")
@@ -84,7 +85,16 @@ class Trained:
         if sampler is not None and sampler not in self.model.samplers:
             have = ", ".join(self.model.samplers) or "only its own"
             raise GenlabError(f"sampler {sampler!r}: {self.name} has {have}")
-        x = torch.cat([self.model.sample(min(1000, n - i), gen, sampler) for i in range(0, n, 1000)]).cpu()
+        extra = {}
+        if label is not None:
+            classes = getattr(self.model, "n_classes", 0) if self.model.conditional else 0
+            if not classes:
+                raise GenlabError(f"label: {self.name} is not class-conditional (train it with {self.name}.conditional: true)")
+            if isinstance(label, bool) or not isinstance(label, (int, np.integer)) or not 0 <= label < classes:
+                raise GenlabError(f"label: a class 0..{classes - 1}, not {label!r}")
+            extra["labels"] = torch.full((min(1000, n),), int(label), device=self.model.device)
+        x = torch.cat([self.model.sample(min(1000, n - i), gen, sampler, **{k: v[: min(1000, n - i)] for k, v in extra.items()})
+                       for i in range(0, n, 1000)]).cpu()
         if self.kind == "continuous":
             return x.double().numpy()
         return x.round().clamp(0, self.model.n_levels - 1).to(torch.uint8).numpy()
@@ -102,6 +112,40 @@ class Trained:
         if roll.ndim != 2 or roll.shape[1] != keys or not np.isin(roll, (0, 1)).all():
             raise GenlabError(f"primer: a piano roll of 0/1 frames (frames, {keys}) expected, not shape {roll.shape}")
         return roll.astype(np.uint8)
+
+    # -- completion -------------------------------------------------------------------------------
+    @torch.no_grad()
+    def complete(self, x, mask="bottom", seed: int = 0, steps: int = 200) -> np.ndarray:
+        """Images ``x`` (n, C, H, W, or one image) with the part ``mask`` hides drawn by the model
+        given the rest, as the evaluate stage completes test images: uint8, shaped like ``x``, the
+        visible part unchanged. ``mask``: `bottom`, `centre` or `random` (seeded by ``seed``), or a
+        boolean array, True where hidden, shaped (H, W), like one image, or like ``x``. ``steps``:
+        the VAE's chain steps, the GAN's optimisation steps."""
+        from genlab import runtime
+        from genlab.config.sections import MASKS
+        from genlab.evaluation.completion import hidden_mask
+
+        if self.kind != "images":
+            raise GenlabError(f"{self.name}: completes images only (this model is of {self.kind})")
+        data = self._data(x)
+        C, H, W = self.model.shape
+        if isinstance(mask, str):
+            if mask not in MASKS:
+                raise GenlabError(f"mask {mask!r}: one of {', '.join(MASKS)}, or a boolean array")
+            hidden = hidden_mask(mask, self.model.shape, len(data), seed)
+        else:
+            m = torch.as_tensor(np.asarray(mask)).bool()
+            if m.shape == (H, W):
+                m = m.expand(C, H, W)
+            if tuple(m.shape) == (C, H, W):
+                m = m.expand(len(data), C, H, W)
+            if tuple(m.shape) != (len(data), C, H, W):
+                raise GenlabError(f"mask of shape {tuple(m.shape)}: ({H}, {W}), ({C}, {H}, {W}) or like the images expected")
+            hidden = m.reshape(len(data), -1)
+        out = self.model.complete(data, hidden.to(data.device), runtime.generator(seed, self.model.device), _count(steps, "steps"))
+        if out is None:
+            raise GenlabError(f"{self.name}: cannot complete under this mask (docs/conditional.md says which model completes what)")
+        return out.cpu().to(torch.uint8).numpy().reshape(np.shape(x))
 
     # -- likelihood -------------------------------------------------------------------------------
     def log_prob(self, x) -> np.ndarray:

@@ -41,6 +41,7 @@ def sample_parser(sub) -> argparse.ArgumentParser:
     p.add_argument("--out", type=Path, default=None,
                    help="the folder to write (must not exist or be empty; default: samples-<model>-seed<seed>)")
     p.add_argument("--sampler", default=None, help="one of the model's samplers (the VAE: prior, gmm; diffusion: ancestral, ddim)")
+    p.add_argument("--label", type=int, default=None, help="a class-conditional model (conditional: true): the class to draw")
     p.add_argument("--temperature", type=float, default=1.0, help="text and music: < 1 sharper, > 1 flatter (default: 1)")
     p.add_argument("--length", type=int, default=500, help="text: characters; music: frames (default: %(default)s)")
     p.add_argument("--prompt", default="", help="text: what every sample continues")
@@ -92,7 +93,7 @@ def sample(args: argparse.Namespace) -> None:
             raise GenlabError(f"--primer: {trained.name} models {trained.kind}, not music (text: --prompt)")
         primer = trained.primer_roll(args.primer)
     x = trained.sample(args.n, args.seed, sampler=args.sampler, temperature=args.temperature, length=args.length,
-                       prompt=prompt, primer=primer)
+                       prompt=prompt, primer=primer, label=args.label)
     if out.exists():
         out.rmdir()  # empty: atomic_dir puts the finished folder in its place
     with atomic_dir(out) as tmp:

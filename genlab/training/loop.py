@@ -74,11 +74,13 @@ def dequantizer(columns: list[int]):
     return transform
 
 
-def fresh_training_data(data) -> tuple | None:
+def fresh_training_data(data, labels: bool = False) -> tuple | None:
     """(training tensor, batch transform) where every epoch sees fresh noise (dynamic binarization,
-    dequantization), else None; ``data`` is a ``genlab.data.prepare.Prepared``."""
+    dequantization), else None; ``data`` is a ``genlab.data.prepare.Prepared``. With ``labels`` (a
+    class-conditional model), the training tensors are (images, labels)."""
     if data.meta.get("binarize") == "dynamic":
-        return data.train.x_grey, dynamic_binarizer(data.meta["grey_levels"])
+        grey = data.train.x_grey
+        return ((grey, data.train.y.long()) if labels else grey), dynamic_binarizer(data.meta["grey_levels"])
     if data.meta.get("dequantized_columns"):
         return data.train.x_int, dequantizer(data.meta["dequantized_columns"])
     return None
@@ -264,6 +266,8 @@ def train_model(
         n = len(train[0] if isinstance(train, tuple) else train)
         return {**summary, "steps": 0, "train_flop": c.total + model.uncounted_flop("fit", n)}
     model.begin_fit(train[0] if isinstance(train, tuple) else train)
+    if getattr(model, "conditional", False):  # a class-conditional model's p(y), before it draws any sample
+        model.fit_class_prior(train[1])
     if fresh is not None:
         (loop_train, transform), loop_val = fresh, val
     else:

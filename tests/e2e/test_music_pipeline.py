@@ -83,6 +83,17 @@ def test_music_runs_every_stage_and_writes_midi_and_audio(repo, ran):
         assert (repo / f"samples/{m}/samples.png").stat().st_size > 0
     note = json.loads((repo / "metrics/classifier.json").read_text())["note"]
     assert note.startswith("music data: no classifier")
+    # both test pieces continued after their first 8 frames: exact continuation_nll, MIDI of primer + continuation
+    for m in MODELS:
+        assert metrics[m]["continuation_pieces"] == 2 and metrics[m]["continuation_frames"] == 64
+        assert metrics[m]["continuation_nll"] > 0 and "continuation_key_distance" in metrics[m]
+    assert "continuation_key_distance" in real
+    continued = sorted((repo / "samples/markov/continuations").glob("*.mid"))
+    assert len(continued) == 2
+    roll, _ = read_midi(continued[0])
+    test_file = json.loads((repo / "data/prepared/meta.json").read_text())["files"]["test"][0]
+    original, _ = read_midi(repo / "midi" / test_file)
+    assert np.array_equal(roll[:8], original[:8])  # the primer, then the model's continuation
 
 
 def test_the_same_settings_rerun_nothing(repo, env, ran):

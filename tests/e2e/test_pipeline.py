@@ -24,6 +24,7 @@ import yaml
 from helpers import (
     PAUSE_POINTS,
     ROOT,
+    exp_run,
     kill,
     leftovers,
     paused_stage,
@@ -111,6 +112,16 @@ def test_first_repro_runs_every_stage_and_writes_metrics(repo, reproduced):
     for f in ["samples.npz", "samples.png", "samples_prior.png", "reconstructions.png", "interpolation.png"]:
         assert (repo / "samples" / "vae" / f).stat().st_size > 0
     assert (repo / "models" / "vae" / "live" / "plots" / "metrics" / "val" / "loss.tsv").exists()
+    # completion: every mask for the exact models and the VAE (an estimate), the GAN's accuracy only
+    for name in ["independent", "markov", "mixture", "vae"]:
+        metrics = read(repo, name)
+        assert {f"complete_{k}_{m}" for k in ("nll", "accuracy") for m in ("bottom", "centre", "random")} <= set(metrics)
+        assert metrics["complete_n_images"] == 30 and (repo / "samples" / name / "completions.png").stat().st_size > 0
+    assert read(repo, "vae")["complete_nll_method"].startswith("importance-sampled estimate")
+    assert read(repo, "pixelcnn")["complete_nll_method"] == "exact" and "complete_nll_centre" not in read(repo, "pixelcnn")
+    assert "complete_accuracy_bottom" in gan and "complete_nll_bottom" not in gan
+    assert {"complete_accuracy_bottom", "masked_accuracy_bottom"} <= set(real)
+    assert "Completing test images" in summary
     # outputs are DVC's, ignored by git; the metrics file is tracked by git
     tracked = sh(repo, None, "git", "ls-files").stdout.split()
     assert "metrics/models/vae.json" in tracked and not any(t.startswith(("models/vae", "data/prepared")) for t in tracked)
@@ -152,6 +163,24 @@ def test_generate_param_does_not_retrain(repo, env, reproduced):
     proc = sh(repo, env, "dvc", "exp", "run", "-S", "generate.n_samples=35", "-S", "models=[vae]")
     assert stages_run(proc) == {"generate@vae", "evaluate@vae", "real", "summary"}
     restore(repo, env)
+
+
+def test_class_conditional_vae_and_gan_through_dvc(repo, env, reproduced):
+    """The issue's command: `dvc exp run -S vae.conditional=true -S gan.conditional=true` retrains the
+    two, draws every class, and scores whether the samples are of the class asked for."""
+    proc = exp_run(repo, env, "vae.conditional=true", "gan.conditional=true")
+    assert stages_run(proc) == {f"{s}@{m}" for s in ("train", "generate", "evaluate") for m in ("vae", "gan")} | {"summary"}
+    vae, gan = read(repo, "vae"), read(repo, "gan")
+    assert 0 <= vae["class_accuracy"] <= 1 and 0 <= gan["class_accuracy"] <= 1 and vae["class_samples"] == 40
+    assert vae["nll_given_class"] > 0 and "nll" in vae and "nll_given_class" not in gan
+    assert (repo / "samples" / "vae" / "classes.png").stat().st_size > 0
+    assert "class_accuracy" in read(repo, "real") and "class_accuracy" in (repo / "metrics" / "summary.md").read_text()
+    restore(repo, env)
+
+
+def test_completion_params_redo_the_completions_and_their_scores_only(repo, env, reproduced):
+    changed = changed_stages_after(repo, env, completion={"steps": 3})
+    assert changed == {f"{s}@{m}" for s in ("generate", "evaluate") for m in MODELS} | {"real"}
 
 
 @pytest.mark.parametrize("key, value", [("lr", -1), ("latent_dim", 0), ("lr", "abc"), ("lrr", 0.1)])
@@ -480,8 +509,9 @@ def test_the_digits_in_self_supervised_features_through_dvc(repo, env, reproduce
 
 
 def test_a_trained_model_samples_outside_the_pipeline_and_leaves_it_untouched(repo, env, reproduced):
-    """`genlab sample vae -n 16 --seed 3` twice gives the same bytes; the Python example of
-    docs/using-a-model.md runs as written; git and DVC see nothing changed."""
+    """`genlab sample vae -n 16 --seed 3` twice gives the same bytes; the Python examples of
+    docs/using-a-model.md run as written (the centre completion keeps the top rows); git and DVC
+    see nothing changed."""
     restore(repo, env)
     for out in ("a", "b"):
         proc = sh(repo, env, "genlab", "sample", "vae", "-n", "16", "--seed", "3", "--out", out)
@@ -489,7 +519,8 @@ def test_a_trained_model_samples_outside_the_pipeline_and_leaves_it_untouched(re
     files = sorted(str(p.relative_to(repo / "a")) for p in (repo / "a").rglob("*") if p.is_file())
     assert len(files) == 18 and {"samples.png", "samples.npz", "png/sample_0016.png"} <= set(files)
     assert snapshot(repo / "a", ".") == snapshot(repo / "b", ".")
-    example = re.search(r"```python\n(.*?)```", (ROOT / "docs" / "using-a-model.md").read_text(), re.S).group(1)
+    blocks = re.findall(r"```python\n(.*?)```", (ROOT / "docs" / "using-a-model.md").read_text(), re.S)
+    example = "".join(blocks) + "assert done.shape == (4, 1, 8, 8) and (done[:, :, :2] == x[:4, :, :2]).all()\n"
     out = sh(repo, env, sys.executable, "-c", example).stdout.splitlines()
     assert out[0].startswith("<genlab vae: images 1x8x8, 17 levels") and out[1] == "(64, 1, 8, 8) uint8"
     assert float(out[2]) > 0

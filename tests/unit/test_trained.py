@@ -173,3 +173,20 @@ def test_the_music_transformer_continues_a_primer_longer_than_its_window(tmp_pat
     for primer in (None, frames[:3], frames[:20]):  # none, within a window, longer than one
         x = model.eval().sample_pieces(2, 9, torch.Generator().manual_seed(0), primer=primer)
         assert x.shape == (2, 9, 4) and x.dtype == torch.uint8
+
+
+def test_a_loaded_model_completes_images_under_a_named_or_drawn_mask(independent):
+    path, x = independent
+    trained = genlab.load(path)
+    done = trained.complete(x.numpy(), "bottom", seed=1)
+    assert done.shape == x.shape and done.dtype == np.uint8
+    assert (done[:, :, :1] == x.numpy()[:, :, :1]).all()  # 3 rows: the last one hidden
+    assert (trained.complete(x.numpy(), "bottom", seed=1) == done).all()  # seeded
+    hole = np.zeros((3, 2), dtype=bool)
+    hole[1, 0] = True
+    one = trained.complete(x[0].numpy(), hole)
+    assert one.shape == (1, 3, 2) and (one.flatten()[[0, 1, 3, 4, 5]] == x[0].numpy().flatten()[[0, 1, 3, 4, 5]]).all()
+    with pytest.raises(GenlabError, match="^mask 'top': one of bottom, centre, random"):
+        trained.complete(x.numpy(), "top")
+    with pytest.raises(GenlabError, match=r"^mask of shape \(2, 2\)"):
+        trained.complete(x.numpy(), np.ones((2, 2), dtype=bool))
