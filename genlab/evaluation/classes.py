@@ -4,8 +4,8 @@ For a model with ``conditional: true`` (labelled images), ``generate`` draws ``g
 divided evenly among the classes (classes.npz: ``class_x`` and the classes asked for, ``class_y``) and
 classes.png, one row per class; ``evaluate`` reports ``class_accuracy``, the share of them the
 feature classifier assigns to the class asked for (a model that ignores the class scores about
-one over the number of classes; the classifier's own test accuracy, in metrics/classifier.json,
-is the ceiling), and ``nll_given_class``, -log p(x | its label) on the test split, beside ``nll``,
+one over the number of classes; the classifier's accuracy on the test images, in the real row, is
+the reference, which samples easier to classify than real images can exceed), and ``nll_given_class``, -log p(x | its label) on the test split, beside ``nll``,
 which stays the likelihood of p(x) = sum_y p(y) p(x | y) and so is comparable with any model's.
 """
 

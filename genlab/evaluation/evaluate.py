@@ -183,7 +183,7 @@ def real_images(data: Prepared, setting: Setting) -> dict:
     out["fid_shuffled"] = M.fid(real_feats.cpu(), bad_feats.cpu())
     out["fid_shuffled_stderr"] = M.fid_stderr(real_feats.cpu(), bad_feats.cpu())
     out["labels"] = modality.labelled(data.meta)
-    if setting.classifier is not None and data.test.y is not None:  # the ceiling of a class-conditional model's class_accuracy
+    if setting.classifier is not None and data.test.y is not None:  # what a class-conditional model's class_accuracy is read against
         out["class_accuracy"] = setting.classifier.accuracy(data.test.x, data.test.y.long())
     out.update(C.real_completion_metrics(data, setting.params.completion, setting.classifier))
     return out

@@ -52,7 +52,7 @@ def summary_table(metrics_dir: str | Path, models: list[str], real: str | Path) 
     rows["real"] = read_metrics(Path(real))
     table = pd.DataFrame.from_dict(rows, orient="index")
     if "class_accuracy" in table and table["class_accuracy"].drop(index="real").isna().all():
-        table = table.drop(columns="class_accuracy")  # the real row's ceiling, with no class-conditional model to read it
+        table = table.drop(columns="class_accuracy")  # the real row's reference, with no class-conditional model to read it
     table = table.reindex(columns=[c for c in COLUMNS if c in table.columns] + completion_columns(table.columns)
                           + [c for c in COST_COLUMNS if c in table.columns])
     table.index.name = "model"
