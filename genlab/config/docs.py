@@ -114,7 +114,7 @@ METRICS = {
     "nn_distance_ratio": ("images", "pixel space: median distance from a sample to its nearest training image, over the same for test images (about 1 for new images, 0 for copies)"),
     "exact_copy_rate": ("images", "share of samples identical to a training image"),
     "n_samples": ("images, text", "samples scored (the same for every row, `real` included; text: test windows for `real`)"),
-    "nll_given_class": ("images", "class-conditional models (`conditional: true`): -log p(x given its label) on the test split, nats per image, exact for the closed-form models and the same kind of bound as `nll` for the VAE; `nll` stays -log p(x) = -log sum_y p(y) p(x given y), comparable with every other model's"),
+    "nll_given_class": ("images", "class-conditional models (`conditional: true`): -log p(x given its label) on the test split, nats per image, exact for the closed-form models and the PixelCNN, and the same kind of bound as `nll` for the VAE; `nll` stays -log p(x) = -log sum_y p(y) p(x given y), comparable with every other model's"),
     "nll_given_class_stderr": ("images", "standard error of `nll_given_class` over the test images"),
     "class_accuracy": ("images", "class-conditional models: share of the samples drawn for a class (`generate.n_samples` shared evenly among the classes; `class_samples` of them) that the feature classifier assigns to that class; a model that ignores the class scores about 1 / classes; `real`: the classifier's accuracy on the test images, the reference (not a bound: samples easier to classify than real images score above it)"),
     "class_samples": ("images", "class-conditional models: samples drawn for `class_accuracy`, the same number of each class"),

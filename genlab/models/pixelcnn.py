@@ -35,8 +35,9 @@ from torch import nn
 
 from genlab.config.schema import GradientParams
 from genlab.errors import GenlabError
-from genlab.models.base import GenerativeModel
+from genlab.models.base import GenerativeModel, nll_summary
 from genlab.nn import observations
+from genlab.nn.discrete import draw
 
 
 def _groups(n: int, channels: int) -> torch.Tensor:
@@ -87,17 +88,21 @@ class _GatedLayer(nn.Module):
                                  _channel_mask(out_groups, out_groups, strict=False)[:, :, None, None])
         self.dropout = nn.Dropout(dropout) if dropout > 0 else nn.Identity()
 
-    def vertical(self, v: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """(the vertical stack's next features, its pre-activation) for rows r0..r of v."""
+    def vertical(self, v: torch.Tensor, bias: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """(the vertical stack's next features, its pre-activation) for rows r0..r of v; ``bias`` (B, 2 width):
+        a class-conditional model's class, added everywhere."""
         pre = self.v_conv(F.pad(v, (self.k2, self.k2, self.k2, 0)))
+        if bias is not None:
+            pre = pre + bias[:, :, None, None]
         return _gate(pre), pre
 
     def link(self, pre_above: torch.Tensor) -> torch.Tensor:
         """What the horizontal stack at row r receives from the vertical stack's pre-activation at r - 1."""
         return self.v_to_h(pre_above)
 
-    def horizontal(self, h: torch.Tensor, link: torch.Tensor) -> torch.Tensor:
-        g = _gate(self.h_conv(F.pad(h, (self.k2, 0, 0, 0))) + link)
+    def horizontal(self, h: torch.Tensor, link: torch.Tensor, bias: torch.Tensor | None = None) -> torch.Tensor:
+        pre = self.h_conv(F.pad(h, (self.k2, 0, 0, 0))) + link
+        g = _gate(pre if bias is None else pre + bias[:, :, None, None])
         out = self.h_out(self.dropout(g))
         return out if self.first else h + out
 
@@ -134,10 +139,16 @@ class PixelCNN(GenerativeModel):
         logistic_components: int = Field(
             5, ge=1, le=GradientParams.MAX_COMPONENTS, description="mixture components per value of the discretised logistic likelihood"
         )
+        conditional: bool = Field(
+            False, description="labelled images: a model of p(x | class), a learnt bias per class on every gated layer of "
+            "both stacks (the paper's conditional PixelCNN); samples are drawn for the class asked for (unconditional ones "
+            "with classes drawn from their training frequencies), `nll` is of p(x) = sum_y p(y) p(x|y), exact"
+        )
 
-    def __init__(self, params: "PixelCNN.Params", shape, n_levels):
+    def __init__(self, params: "PixelCNN.Params", shape, n_levels, n_classes: int = 0):
         super().__init__(params, shape, n_levels)
         p = params
+        self.n_classes = int(n_classes) if p.conditional else 0
         if self.n_levels < 2 or len(self.shape) != 3:
             raise GenlabError(f"pixelcnn: models images of discrete levels (got shape {list(self.shape)}, {self.n_levels} levels)")
         C = self.shape[0]
@@ -156,6 +167,12 @@ class PixelCNN(GenerativeModel):
         out_groups = torch.arange(C).repeat_interleave(K)  # output c*K + k: parameter k of channel c
         self.head1 = _MaskedConv(p.width, p.width, (1, 1), _channel_mask(feat_groups, feat_groups, False)[:, :, None, None])
         self.head2 = _MaskedConv(p.width, C * K, (1, 1), _channel_mask(out_groups, feat_groups, False)[:, :, None, None])
+        if self.n_classes:  # a bias per class and layer on both stacks' pre-activations, from zero
+            self.class_v = nn.ModuleList(nn.Embedding(self.n_classes, 2 * p.width) for _ in range(p.layers))
+            self.class_h = nn.ModuleList(nn.Embedding(self.n_classes, 2 * p.width) for _ in range(p.layers))
+            for e in [*self.class_v, *self.class_h]:
+                nn.init.zeros_(e.weight)
+            self.register_buffer("log_class_prior", torch.full((self.n_classes,), -math.log(self.n_classes), dtype=torch.float64))
         self.v_reach = p.layers * p.kernel_radius  # rows above that the vertical stack's last row sees
         self.h_reach = p.layers * p.kernel_radius  # columns to the left that the horizontal stack sees
 
@@ -166,20 +183,28 @@ class PixelCNN(GenerativeModel):
         scaled = x.to(dtype) * (2.0 / (self.n_levels - 1)) - 1
         return torch.cat([scaled, torch.ones_like(scaled[:, :1])], dim=1)
 
-    def _links(self, inp: torch.Tensor) -> list[torch.Tensor]:
+    def _class_bias(self, which: str, y: torch.Tensor | None) -> list:
+        """Per layer, a class-conditional model's bias for the classes ``y`` (``which``: "v" or "h"), else Nones."""
+        if not self.n_classes:
+            return [None] * len(self.layers)
+        if y is None:
+            raise GenlabError("pixelcnn: a class-conditional model needs the labels")
+        return [e(y.to(self.device).long()) for e in (self.class_v if which == "v" else self.class_h)]
+
+    def _links(self, inp: torch.Tensor, y: torch.Tensor | None = None) -> list[torch.Tensor]:
         """Per layer, what the horizontal stack receives at every row of ``inp`` (rows r0..r): the
         vertical stack's pre-activation one row up (zeros above the first row), through the link."""
         links, v = [], inp
-        for layer in self.layers:
-            v, pre = layer.vertical(v)
+        for layer, bias in zip(self.layers, self._class_bias("v", y)):
+            v, pre = layer.vertical(v, bias)
             links.append(layer.link(F.pad(pre, (0, 0, 1, 0))[:, :, :-1]))
         return links
 
-    def _horizontal(self, inp: torch.Tensor, links: list[torch.Tensor]) -> torch.Tensor:
+    def _horizontal(self, inp: torch.Tensor, links: list[torch.Tensor], y: torch.Tensor | None = None) -> torch.Tensor:
         """The output parameters (B, C*K, rows, cols) from the input and the links over the same region."""
         h = inp
-        for layer, link in zip(self.layers, links):
-            h = layer.horizontal(h, link)
+        for layer, link, bias in zip(self.layers, links, self._class_bias("h", y)):
+            h = layer.horizontal(h, link, bias)
         return self.head2(F.relu(self.head1(F.relu(h))))
 
     def _as_values(self, out: torch.Tensor) -> torch.Tensor:
@@ -188,15 +213,16 @@ class PixelCNN(GenerativeModel):
         C, K = self.shape[0], self.obs.per_value
         return out.view(B, C, K, H, W).permute(0, 1, 3, 4, 2).reshape(B, C * H * W, K)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Every pixel's observation parameters given the pixels before it: (B, D, K)."""
+    def forward(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+        """Every pixel's observation parameters given the pixels before it (and a class-conditional
+        model's classes ``y``): (B, D, K)."""
         inp = self._inputs(x)
-        return self._as_values(self._horizontal(inp, self._links(inp)))
+        return self._as_values(self._horizontal(inp, self._links(inp, y), y))
 
     # -- training and likelihood -----------------------------------------------------
-    def loss(self, x: torch.Tensor) -> torch.Tensor:
-        """The exact negative log-likelihood, mean per image, nats."""
-        return -self.obs.log_prob(self(x), x.flatten(1)).mean()
+    def loss(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+        """The exact negative log-likelihood, mean per image, nats (of x given y, class-conditional)."""
+        return -self.obs.log_prob(self(x, y), x.flatten(1)).mean()
 
     @torch.no_grad()
     def step_cap(self) -> int:
@@ -207,22 +233,47 @@ class PixelCNN(GenerativeModel):
 
     def log_prob(self, x: torch.Tensor, batch_size: int = 256) -> torch.Tensor:
         """Exact log p(x) per image (float64 nats): the network in its own dtype, every conditional
-        normalised over the levels and summed in float64."""
+        normalised over the levels and summed in float64; a class-conditional model's
+        log sum_y p(y) p(x | y)."""
+        if self.n_classes:
+            by_class = torch.stack([self.log_prob_given(x, torch.full((len(x),), c)) for c in range(self.n_classes)], 1)
+            return torch.logsumexp(by_class + self.log_class_prior.to(by_class.device), 1)
         out = []
         for batch in x.split(batch_size):
             batch = batch.to(self.device)
             out.append(self.obs.log_prob(self(batch).double(), batch.flatten(1)))
         return torch.cat(out) if out else torch.zeros(0, dtype=torch.float64)
 
+    def log_prob_given(self, x: torch.Tensor, y: torch.Tensor, batch_size: int = 256) -> torch.Tensor:
+        """A class-conditional model's exact log p(x | y) per image, float64."""
+        out = []
+        for batch, labels in zip(x.split(batch_size), y.split(batch_size)):
+            batch = batch.to(self.device)
+            out.append(self.obs.log_prob(self(batch, labels).double(), batch.flatten(1)))
+        return torch.cat(out) if out else torch.zeros(0, dtype=torch.float64)
+
+    @torch.no_grad()
+    def class_likelihood_metrics(self, x, y, params, generator) -> dict:
+        nll = -self.log_prob_given(x, y)
+        summary = nll_summary(nll, self.dim)
+        return {"nll_given_class": summary["nll"], "nll_given_class_stderr": summary["nll_stderr"]}
+
     # -- sampling -----------------------------------------------------------------
     @torch.no_grad()
-    def sample(self, n: int, generator: torch.Generator, sampler: str | None = None, batch_size: int = 1024) -> torch.Tensor:
+    def sample(self, n: int, generator: torch.Generator, sampler: str | None = None, batch_size: int = 1024,
+               labels=None) -> torch.Tensor:
         """Raster order, channel by channel: per row the vertical stack once, per value the horizontal
-        stack on the columns it sees. Every draw comes from ``generator``."""
-        parts = [self._sample(min(batch_size, n - s), generator) for s in range(0, n, batch_size)]
+        stack on the columns it sees. Every draw comes from ``generator``. A class-conditional model
+        draws the classes ``labels``, or classes from the training frequencies first."""
+        if self.n_classes and labels is None:
+            labels = draw(self.log_class_prior.expand(n, -1), generator)
+        labels = None if labels is None else torch.as_tensor(labels).to(self.device).long()
+        parts = [self._sample(min(batch_size, n - s), generator, y=None if labels is None else labels[s : s + batch_size])
+                 for s in range(0, n, batch_size)]
         return torch.cat(parts) if parts else torch.zeros((0, *self.shape), dtype=torch.uint8, device=self.device)
 
-    def _sample(self, n: int, generator: torch.Generator, start: torch.Tensor | None = None, from_row: int = 0) -> torch.Tensor:
+    def _sample(self, n: int, generator: torch.Generator, start: torch.Tensor | None = None, from_row: int = 0,
+                y: torch.Tensor | None = None) -> torch.Tensor:
         """n images drawn in raster order; with ``start``, its rows above ``from_row`` are kept and the rest drawn."""
         C, H, W = self.shape
         K = self.obs.per_value
@@ -230,12 +281,12 @@ class PixelCNN(GenerativeModel):
         for r in range(from_row, H):
             r0 = max(0, r - 1 - self.v_reach)  # the rows the link into row r depends on: r0..r-1 (and row r, unused)
             inp = self._inputs(x[:, :, r0 : r + 1])
-            links = [link[:, :, -1:] for link in self._links(inp)]  # row r's links: rows above only
+            links = [link[:, :, -1:] for link in self._links(inp, y)]  # row r's links: rows above only
             for j in range(W):
                 c0 = max(0, j - self.h_reach)
                 for c in range(C):
                     row = self._inputs(x[:, :, r : r + 1, c0 : j + 1])
-                    out = self._horizontal(row, [link[..., c0 : j + 1] for link in links])
+                    out = self._horizontal(row, [link[..., c0 : j + 1] for link in links], y)
                     params = out[:, c * K : (c + 1) * K, 0, -1]  # (n, K)
                     x[:, c, r, j] = self.obs.sample(params.unsqueeze(1), generator)[:, 0]
         return x
@@ -253,8 +304,9 @@ class PixelCNN(GenerativeModel):
 
     def completion_log_prob(self, x, hidden, k=0, generator=None, batch_size=256, steps=0):
         """Exact where the hidden part follows every visible value in raster order (``bottom``): the
-        sum of the hidden values' own conditionals, one network pass. Else None."""
-        if self._first_hidden_row(hidden) is None:
+        sum of the hidden values' own conditionals, one network pass. Else None (and for a
+        class-conditional model: the class would be summed over too; not built)."""
+        if self.n_classes or self._first_hidden_row(hidden) is None:
             return None
         out = []
         for batch, h in zip(x.split(batch_size), hidden.split(batch_size)):
@@ -266,8 +318,8 @@ class PixelCNN(GenerativeModel):
     @torch.no_grad()
     def complete(self, x, hidden, generator, steps=0, batch_size: int = 1024):
         """Exact where the hidden part follows every visible value (``bottom``): sampling goes on from
-        the first hidden row. Else None."""
-        r = self._first_hidden_row(hidden)
+        the first hidden row. Else None (a class-conditional model: not built)."""
+        r = None if self.n_classes else self._first_hidden_row(hidden)
         if r is None:
             return None
         return torch.cat([self._sample(len(b), generator, start=b, from_row=r) for b in x.split(batch_size)])

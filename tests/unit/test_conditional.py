@@ -180,3 +180,21 @@ def test_conditional_on_music_or_text_is_one_line(kind):
     p = parse_params({"markov": {"conditional": True}}, models=["markov"])
     with pytest.raises(GenlabError, match=r"^markov.conditional: true needs labelled images"):
         registry.build("markov", p.model_params("markov"), meta)
+
+
+def test_the_conditional_pixelcnn_is_exact_given_the_class_and_over_classes():
+    """Random weights (class biases included): p(x | y) sums to one over every image for each class,
+    p(x) too, and sampling with a class draws from p(x | y) (same generator, same draws as scoring)."""
+    model = build("pixelcnn", layers=2, width=8).double().eval()
+    with torch.no_grad():
+        for p in model.parameters():
+            p.normal_(0, 0.5)
+    images = every_image(SHAPE, LEVELS)
+    for c in range(3):
+        given = model.log_prob_given(images, torch.full((len(images),), c))
+        assert given.exp().sum().item() == pytest.approx(1.0, abs=1e-9)
+    assert model.log_prob(images).exp().sum().item() == pytest.approx(1.0, abs=1e-9)
+    drawn = model.sample(3000, torch.Generator().manual_seed(0), labels=torch.full((3000,), 2))
+    logp = model.log_prob_given(images, torch.full((len(images),), 2))
+    freqs = torch.tensor([(drawn.flatten(1) == im.flatten()).all(1).double().mean().item() for im in images])
+    assert (freqs - logp.exp()).abs().max().item() < 0.04
