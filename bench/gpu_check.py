@@ -49,6 +49,7 @@ QUICK = {
     "classifier": {"epochs": 2, "hidden": [32], "feature_dim": 8},
     "generate": {"n_samples": 40, "grid_size": 16, "n_reconstructions": 4, "interpolation_steps": 3},
     "evaluate": {"iw_samples": 10, "n_samples": 30, "kid_subsets": 5},
+    "completion": {"n_images": 30, "steps": 5},
 }
 
 
@@ -61,7 +62,7 @@ def config(source: Path, device: str, precision: str, quick: bool, data_path: Pa
         params.setdefault("data", {})["path"] = str(data_path)
     if quick:
         for section, values in QUICK.items():
-            if section in params.get("models", []) or section in ("classifier", "generate", "evaluate"):
+            if section in params.get("models", []) or section in ("classifier", "generate", "evaluate", "completion"):
                 params.setdefault(section, {}).update(values)
         if params.get("data", {}).get("source") == "idx":  # a small slice of MNIST is not an option: use digits
             params["data"] = {"source": "digits", "path": str(ROOT / "data" / "raw")}

@@ -92,13 +92,13 @@ class AutoRegressive(AdamWClipped, SequenceModel):
         return self.params.context - 1
 
     # -- training -------------------------------------------------------------
-    def inputs(self, windows: torch.Tensor) -> torch.Tensor:
+    def shifted(self, windows: torch.Tensor) -> torch.Tensor:
         """[BOS, x_1 .. x_{T-1}] for windows (B, T) of codes."""
         bos = torch.full_like(windows[:, :1], self.bos)
         return torch.cat([bos, windows[:, :-1]], dim=1).long()
 
     def loss(self, windows: torch.Tensor) -> torch.Tensor:
-        logits, _ = self.net(self.inputs(windows))
+        logits, _ = self.net(self.shifted(windows))
         return F.cross_entropy(logits.reshape(-1, self.n_levels).float(), windows.reshape(-1).long())
 
     def training_batches(self, train: torch.Tensor, val: torch.Tensor):
@@ -150,7 +150,7 @@ class AutoRegressive(AdamWClipped, SequenceModel):
             chunk = spans[i : i + batch]
             starts = torch.tensor([a for a, _, _ in chunk], device=self.device)
             targets = padded[starts.unsqueeze(1) + steps]
-            logits, _ = self.net(self.inputs(targets))
+            logits, _ = self.net(self.shifted(targets))
             logp = logits.double().log_softmax(-1).gather(-1, targets.unsqueeze(-1)).squeeze(-1)
             out.extend(logp[j, p - a : q - a] for j, (a, p, q) in enumerate(chunk))
         return torch.cat(out)

@@ -19,6 +19,7 @@ pytestmark = pytest.mark.slow
 def run_pipeline(folder, monkeypatch, models, **sections):
     params = yaml.safe_load((ROOT / "params.yaml").read_text())
     params["models"] = models
+    sections.setdefault("completion", {"n_images": 24, "steps": 5})  # completing every test image for 200 steps: minutes
     for name, values in sections.items():
         params.setdefault(name, {}).update(values)
     (folder / "params.yaml").write_text(yaml.safe_dump(params))
