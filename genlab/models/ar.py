@@ -1,22 +1,29 @@
 """A neural autoregressive model of a sequence: a small causal Transformer or a GRU (``ar.arch``).
 
-It sees windows of ``context`` symbols, each led by a begin symbol (code ``n_levels``) that
-stands for "what came before is not shown": the input [BOS, x_1 .. x_{T-1}] predicts
-[x_1 .. x_T], every output a softmax over all ``n_levels`` symbols (the unknown one
-included). Training cuts the text into windows at fresh random offsets every epoch
-(``training_batches``) and runs the shared gradient loop (AdamW on the weight matrices,
-the section's cosine schedule, gradient clipping). The exact test likelihood scores every
-symbol once with at least half a window of history (``log_prob_stream``). Sampling keeps a
-key-value cache (Transformer) or its recurrent state (GRU) within a window and, when the
-window is full, starts the next window from the last half window, as the likelihood is scored.
+Text: training windows of ``context`` symbols, each led by a begin symbol (code ``n_levels``)
+that stands for "what came before is not shown": the input [BOS, x_1 .. x_{T-1}] predicts
+[x_1 .. x_T], every output a softmax over all ``n_levels`` symbols (the unknown one included).
+The Transformer's attention turns queries and keys by their positions (rotary) and sees the
+last ``span`` positions (default half the window, so half of every training window learns
+without the window's start in view). Training cuts the text into windows at fresh random
+offsets every epoch (``training_batches``) and runs the shared gradient loop (AdamW on the
+weight matrices, the section's cosine schedule, gradient clipping; ``train_dtype`` bfloat16
+autocasts its products). Scoring and sampling are one stream, never restarted: BOS, the last
+``context - 1`` symbols before, then the text, a window at a time on a ring of each layer's
+last ``span`` keys and values (the GRU: its state carried on), so every symbol drawn has the
+probability the exact, float32 scoring pass gives it (tested).
 
-Music (``MusicAR``): the same networks over frames. Each frame enters as its chord (an
-embedding per training chord, one for a frame training never saw) plus a linear map of its
-88 keys, so unseen and rare chords still say which notes sound; a window starts with a
-"piece starts here" or "earlier frames not shown" symbol. The output is a softmax over the
-training chords, mixed with the per-key Bernoulli escape (``genlab.data.music.ChordEscape``), so
-every frame of 2^88 has an exact probability; the loss is the cross-entropy of the frames'
-chords (frames that are no training chord are left out: their escape term is fixed).
+Music (``MusicAR``): the same networks over frames, in windows of ``context`` frames restarted
+from their last half (as before). Each frame enters as its chord (an embedding per training
+chord, one for a frame training never saw) plus a linear map of its 88 keys, so unseen and rare
+chords still say which notes sound; a window starts with a "piece starts here" or "earlier
+frames not shown" symbol. ``output: chords``: a softmax over the training chords, mixed with the
+per-key Bernoulli escape (``genlab.data.music.ChordEscape``), so every frame of 2^88 has an exact
+probability; the loss is the cross-entropy of the frames' chords (frames that are no training
+chord are left out: their escape term is fixed). ``output: keys``: the network's output
+conditions a MADE over the 88 keys (``genlab.nn.sequence.FrameHead``), the frame's probability
+the product of each key's given the history and the keys below it; the loss is every frame's
+nats.
 """
 
 from __future__ import annotations
@@ -34,7 +41,7 @@ from genlab.errors import GenlabError, TooShort
 from genlab.models.base import MusicModel, SequenceModel
 from genlab.nn.discrete import draw
 from genlab.nn.optim import check_finite, make_adam
-from genlab.nn.sequence import NETS
+from genlab.nn.sequence import NETS, FrameHead
 
 
 class AdamWClipped:
@@ -48,9 +55,20 @@ class AdamWClipped:
         groups = [{"params": decayed[True]}, {"params": decayed[False], "weight_decay": 0.0}]
         return [make_adam(groups, self.params, betas=(0.9, 0.99), decoupled=True)]
 
+    def train_dtype(self) -> torch.dtype:
+        """What training multiplies in: ``train_dtype``, ``auto`` resolved on this device (bfloat16
+        where it has bf16 matrix units: AMX on a CPU, bf16 support on CUDA)."""
+        want = self.params.train_dtype
+        if want == "auto":
+            fast = torch.cuda.is_bf16_supported() if self.device.type == "cuda" else torch.cpu._is_amx_tile_supported()
+            want = "bfloat16" if fast else "float32"
+        return getattr(torch, want)
+
     def train_step(self, batch: tuple, optimizers: list) -> dict[str, torch.Tensor]:
         (opt,) = optimizers
-        loss = check_finite(self.objective(*batch))
+        dtype = self.__dict__.setdefault("_train_dtype", self.train_dtype())
+        with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=dtype == torch.bfloat16):
+            loss = check_finite(self.objective(*batch))
         opt.zero_grad(set_to_none=True)
         loss.backward()
         if self.params.grad_clip:
@@ -61,6 +79,7 @@ class AdamWClipped:
 
 class AutoRegressive(AdamWClipped, SequenceModel):
     modalities = ("text",)
+    DECODE_ROWS = 256  # CPU: samples decoded together (measured: 1,000 x 500 characters 8 % faster than all at once)
 
     class Params(GradientParams):
         arch: Literal["transformer", "gru"] = Field("transformer", description="`transformer` (causal, key-value cache) or `gru`")
@@ -77,19 +96,36 @@ class AutoRegressive(AdamWClipped, SequenceModel):
         weight_decay: float = Field(0.1, ge=0, description="AdamW weight decay of the weight matrices (not of biases, norms, embeddings)")
         lr_schedule: Literal["constant", "cosine"] = Field("cosine", description="cosine: the lr falls along a half cosine to lr_final * lr over `epochs`")
         lr_final: float = Field(0.1, ge=0, le=1, description="final lr as a fraction of lr (lr_schedule: cosine)")
+        span: int | None = Field(
+            None, ge=1, description="`transformer`, text: each symbol attends to the `span` symbols up to itself, and the "
+            "stacked layers see `layers * (span - 1)` back; scoring and sampling then run as one stream with no restarts. "
+            "null: context // 2, so that half of every training window no longer sees the window's start, as a stream "
+            "does not (music: windows of `context`, each restarted from its last half)")
+        output: Literal["chords", "keys", "both"] = Field(
+            "both", description="music: `chords`, a softmax over the training chords with a per-key escape for the others; "
+            "`keys`, each frame's 88 keys one after another (lowest first), each given the history and the keys below it "
+            "(a MADE head, as RNN-NADE's NADE); `both`, the chord softmax with the keys head as its escape (every frame exact)")
+        train_dtype: Literal["float32", "bfloat16", "auto"] = Field(
+            "float32", description="what training multiplies in: `bfloat16` autocast (the loss, scoring and sampling stay "
+            "float32 or better), `auto`: bfloat16 where the device has bf16 matrix units (AMX on a CPU; CUDA), else float32")
 
     def __init__(self, params: "AutoRegressive.Params", shape, n_levels):
         super().__init__(params, shape, n_levels)
-        if params.arch == "transformer" and params.width % params.heads:
-            raise GenlabError(f"ar.heads: {params.heads} does not divide ar.width {params.width}")
+        check_heads(params)
+        span = params.span or max(1, params.context // 2)
+        if span > params.context:
+            raise GenlabError(f"ar.span: {span} is longer than ar.context {params.context}, the training windows it is learnt in")
         self.bos = self.n_levels
-        self.net = NETS[params.arch](self.n_levels, params)
+        self.net = NETS[params.arch](self.n_levels, params, span=span)
         with torch.no_grad():  # the unknown symbol never occurs in training text: as input it means nothing
             self.net.tok.weight[self.n_levels - 1].zero_()
 
     @property
     def history(self) -> int:
         return self.params.context - 1
+
+    def finish_fit(self, train: torch.Tensor) -> dict:
+        return {"train_dtype": str(self.train_dtype()).removeprefix("torch.")}
 
     # -- training -------------------------------------------------------------
     def shifted(self, windows: torch.Tensor) -> torch.Tensor:
@@ -98,7 +134,7 @@ class AutoRegressive(AdamWClipped, SequenceModel):
         return torch.cat([bos, windows[:, :-1]], dim=1).long()
 
     def loss(self, windows: torch.Tensor) -> torch.Tensor:
-        logits, _ = self.net(self.shifted(windows))
+        logits = self.net(self.shifted(windows))
         return F.cross_entropy(logits.reshape(-1, self.n_levels).float(), windows.reshape(-1).long())
 
     def training_batches(self, train: torch.Tensor, val: torch.Tensor):
@@ -122,65 +158,68 @@ class AutoRegressive(AdamWClipped, SequenceModel):
     # -- likelihood -------------------------------------------------------------
     @torch.no_grad()
     def next_log_probs(self, context: torch.Tensor) -> torch.Tensor:
+        """The stream [BOS, the row's symbols] in one window: equal to ``log_prob_stream``'s term
+        wherever that stream is no longer than this row."""
         context = context.to(self.device)
         out = torch.empty(len(context), self.n_levels, dtype=torch.float64, device=self.device)
         valid = (context >= 0).sum(1)
         for k in valid.unique().tolist():  # rows with the same number of symbols (-1: none) together
             rows = (valid == k).nonzero().squeeze(1)
             tokens = torch.cat([torch.full((len(rows), 1), self.bos, device=self.device), context[rows][:, context.shape[1] - k :]], 1)
-            logits, _ = self.net(tokens.long())
-            out[rows] = logits[:, -1].double().log_softmax(-1)
+            out[rows] = self.net(tokens.long())[:, -1].double().log_softmax(-1)
         return out
 
+    def begin(self, n: int, before: torch.Tensor):
+        """A stream of ``n`` rows: BOS, then ``before`` (its last ``history`` symbols). Returns the
+        logits of the symbol after it (n, n_levels) and the state that continues it."""
+        shown = before[len(before) - min(len(before), self.history) :].long().to(self.device)
+        tokens = torch.cat([torch.full((1,), self.bos, device=self.device), shown]).expand(n, -1)
+        state = None
+        for a in range(0, tokens.shape[1], self.params.context):
+            logits, state = self.net.stream(tokens[:, a : a + self.params.context], state)
+        return logits[:, -1], state
+
     @torch.no_grad()
-    def log_prob_stream(self, x: torch.Tensor, history: torch.Tensor, batch: int = 64) -> torch.Tensor:
-        T, half = self.params.context, self.params.context // 2
-        hist = history[-half:] if half else history[:0]
-        s = torch.cat([hist, x]).long().to(self.device)
-        H, end = len(hist), len(s)
-        spans, p = [], H  # window [a, a + T) scores the targets [p, min(a + T, end))
-        while p < end:
-            a = max(0, p - half)
-            spans.append((a, p, min(a + T, end)))
-            p = spans[-1][2]
-        padded = torch.cat([s, s.new_zeros(T)])
-        steps = torch.arange(T, device=self.device)
-        out = []
-        for i in range(0, len(spans), batch):
-            chunk = spans[i : i + batch]
-            starts = torch.tensor([a for a, _, _ in chunk], device=self.device)
-            targets = padded[starts.unsqueeze(1) + steps]
-            logits, _ = self.net(self.shifted(targets))
-            logp = logits.double().log_softmax(-1).gather(-1, targets.unsqueeze(-1)).squeeze(-1)
-            out.extend(logp[j, p - a : q - a] for j, (a, p, q) in enumerate(chunk))
-        return torch.cat(out)
+    def log_prob_stream(self, x: torch.Tensor, history: torch.Tensor) -> torch.Tensor:
+        """One stream, BOS then the last ``history`` symbols before ``x`` then ``x``, scored a window
+        at a time and never restarted: each symbol sees what it would see while sampling."""
+        T = self.params.context
+        x = x.long().to(self.device)
+        logits, state = self.begin(1, history)
+        first = logits.double().log_softmax(-1)[0, x[0]] if len(x) else None
+        out = [first.view(1)] if len(x) else []
+        for a in range(0, len(x) - 1, T):
+            chunk = x[a : min(a + T, len(x) - 1)]
+            logits, state = self.net.stream(chunk.unsqueeze(0), state)
+            target = x[a + 1 : a + 1 + len(chunk)]
+            out.append(logits[0].double().log_softmax(-1).gather(1, target.unsqueeze(1)).squeeze(1))
+        return torch.cat(out) if out else torch.zeros(0, dtype=torch.float64, device=self.device)
 
     # -- sampling ---------------------------------------------------------------
     @torch.no_grad()
     def sample_stream(self, n, length, generator, temperature: float = 1.0, prompt: torch.Tensor | None = None):
-        """The network keeps its key-value cache (Transformer) or recurrent state (GRU) within a
-        window and, when the window is full, starts the next one from the last half window, as
-        the likelihood is scored and the model was trained."""
-        T, half = self.params.context, self.params.context // 2
-        prompt = (prompt if prompt is not None else torch.zeros(0)).long().to(self.device)
-        seen = prompt.expand(n, -1)  # the prompt
-        bos = torch.full((n, 1), self.bos, dtype=torch.long, device=self.device)
-        shown = seen[:, len(prompt) - min(len(prompt), T - 1) :]
-        logits, state = self.net(torch.cat([bos, shown], 1), cached=True)
-        filled = 1 + shown.shape[1]
+        """One stream per sample, as ``log_prob_stream`` scores it: BOS and the prompt's last
+        ``history`` symbols in one pass, then a symbol at a time on the key-value ring (Transformer)
+        or the recurrent state (GRU)."""
+        prompt = prompt if prompt is not None else torch.zeros(0, dtype=torch.long)
+        if self.device.type == "cpu" and n > self.DECODE_ROWS:  # rows in groups whose cache stays in the CPU's caches
+            return torch.cat([self.sample_stream(min(self.DECODE_ROWS, n - i), length, generator, temperature, prompt)
+                              for i in range(0, n, self.DECODE_ROWS)])
+        logits, state = self.begin(n, prompt)
         out = torch.empty(n, length, dtype=torch.long, device=self.device)
         for t in range(length):
-            out[:, t] = draw(logits[:, -1].float().log_softmax(-1), generator, temperature)
-            if t == length - 1:
-                break
-            if filled == T:  # the window is full: the next one starts from its last half
-                recent = torch.cat([seen, out[:, : t + 1]], 1)[:, -half:] if half else seen[:, :0]
-                logits, state = self.net(torch.cat([bos, recent], 1), cached=True)
-                filled = 1 + recent.shape[1]
-            else:
-                logits, state = self.net(out[:, t : t + 1], state, cached=True)
-                filled += 1
+            out[:, t] = draw(logits.float().log_softmax(-1), generator, temperature)
+            if t < length - 1:
+                logits, state = self.net.stream(out[:, t : t + 1], state)
+                logits = logits[:, -1]
         return out
+
+
+def check_heads(params) -> None:
+    if params.arch == "transformer" and params.width % params.heads:
+        raise GenlabError(f"ar.heads: {params.heads} does not divide ar.width {params.width}")
+    if params.arch == "transformer" and (params.width // params.heads) % 2:
+        raise GenlabError(f"ar.heads: width / heads = {params.width // params.heads} is odd; rotary positions turn channels in pairs")
 
 
 class MusicAR(AdamWClipped, MusicModel):
@@ -191,11 +230,15 @@ class MusicAR(AdamWClipped, MusicModel):
 
     def __init__(self, params: "AutoRegressive.Params", shape, n_levels, n_chords: int = 0):
         super().__init__(params, shape, n_levels, n_chords)
-        if params.arch == "transformer" and params.width % params.heads:
-            raise GenlabError(f"ar.heads: {params.heads} does not divide ar.width {params.width}")
+        check_heads(params)
         V = self.n_chords
         self.unseen, self.begin, self.resume = V, V + 1, V + 2  # input symbols besides the chords
-        self.net = NETS[params.arch](V, params, n_inputs=V + 3)
+        self.by_keys = params.output != "chords"  # whole frames scored by a head over the keys
+        # the net's output: chord logits (chords), the keys head's condition (keys), or both and a gate
+        self.split = {"chords": [V], "keys": [params.width], "both": [V, params.width]}[params.output]
+        self.net = NETS[params.arch](sum(self.split), params, n_inputs=V + 3)
+        if self.by_keys:
+            self.frame = FrameHead(self.keys, params.width, params.width)
         self.key_map = nn.Linear(self.keys, params.width, bias=False)
         self.escape = ChordEscape(V, self.keys)
         with torch.no_grad():  # never seen in training: its keys (key_map) say what it is
@@ -205,28 +248,85 @@ class MusicAR(AdamWClipped, MusicModel):
     def windows(self, x, codes, first, at, valid, scored=None):
         """Network inputs and targets of windows (B, T): window b covers frames at[b] .. at[b] + valid[b] - 1
         (global indices), ``first[b]``: it starts its piece; targets before position ``scored[b]``
-        are left out (history only). Returns (symbols, keys, targets)."""
+        are left out (history only). Returns (symbols, keys, targets): targets the frames' chords
+        (``IGNORE`` where not scored or no training chord); with ``output: keys``, (symbols, keys,
+        frames, scored) instead, every scored frame kept."""
         T = self.params.context
         i = torch.arange(T, device=x.device)
         g = (at.unsqueeze(1) + i).clamp(max=len(x) - 1)
         inside = i < valid.unsqueeze(1)
         if scored is not None:
             inside &= i >= scored.unsqueeze(1)
-        target = torch.where(inside, codes[g], self.IGNORE)
-        target = torch.where(target == self.unseen, self.IGNORE, target)
         prev = (g - 1).clamp(min=0)
         lead = torch.where(first, self.begin, self.resume).unsqueeze(1)
         symbols = torch.where(i >= 1, codes[prev], lead)
         keys = x[prev] * (i >= 1).unsqueeze(1).to(x.dtype)
+        if self.by_keys:
+            return symbols, keys, x[g], codes[g], inside
+        target = torch.where(inside, codes[g], self.IGNORE)
+        target = torch.where(target == self.unseen, self.IGNORE, target)
         return symbols, keys, target
 
-    def logits(self, symbols, keys, state=None, cached: bool = False):
-        return self.net(symbols, state, cached=cached, extra=self.key_map(keys.float()))
+    def logits(self, symbols, keys) -> torch.Tensor:
+        return self.net(symbols, extra=self.key_map(keys.float()))
 
-    def loss(self, symbols, keys, target) -> torch.Tensor:
-        logits, _ = self.logits(symbols, keys)
-        total = F.cross_entropy(logits.reshape(-1, self.n_chords).float(), target.reshape(-1), ignore_index=self.IGNORE, reduction="sum")
-        return total / (target != self.IGNORE).sum().clamp(min=1)
+    def stream(self, symbols, keys, state=None):
+        return self.net.stream(symbols, state, extra=self.key_map(keys.float()))
+
+    def frame_log_prob(self, out: torch.Tensor, frames: torch.Tensor, codes: torch.Tensor) -> torch.Tensor:
+        """log p (float64) of ``frames`` (..., K) with chord codes ``codes`` (..., ``unseen`` for
+        none) given the net's output (..., sum(split)): the keys head's; ``output: both``, the
+        escape's mixture (1 - e) P(chord | before) + e p_keys(frame | before), the escape mass e
+        the share of validation frames that are no training chord, as for ``chords``, and the
+        keys head in place of the independent per-key Bernoulli."""
+        if self.params.output == "keys":
+            return self.frame.log_prob(out.float(), frames)
+        chord_logits, cond = out.float().split(self.split, dim=-1)
+        e = self.escape.escape
+        by_keys = e.log() + self.frame.log_prob(cond, frames)
+        by_chord = torch.log1p(-e) + chord_logits.double().log_softmax(-1).gather(
+            -1, codes.clamp(max=self.n_chords - 1).unsqueeze(-1)).squeeze(-1)
+        return torch.where(codes == self.unseen, by_keys, torch.logaddexp(by_chord, by_keys))
+
+    def draw_frames(self, out: torch.Tensor, generator: torch.Generator, temperature: float) -> tuple[torch.Tensor, torch.Tensor]:
+        """Frames (n, K) uint8 and their codes drawn from the net's output (n, sum(split)), as
+        ``frame_log_prob`` scores them (at temperature 1)."""
+        escape = self.escape
+        if self.params.output == "chords":
+            return escape.draw(out.double().log_softmax(-1), generator, temperature)
+        if self.params.output == "keys":
+            frames = self.frame.sample(out.float(), generator, temperature)
+            return frames, escape.codes_of(frames)
+        chord_logits, cond = out.float().split(self.split, dim=-1)
+        u = torch.rand(len(out), generator=generator, device=generator.device, dtype=torch.float64).to(out.device)
+        frames = escape.chords[draw(chord_logits.double().log_softmax(-1), generator, temperature)]
+        escaped = (u < escape.escape).nonzero().squeeze(1)  # only these rows run the keys head's 88 steps
+        if len(escaped):
+            frames[escaped] = self.frame.sample(cond[escaped], generator, temperature)
+        return frames, escape.codes_of(frames)
+
+    def window_nll(self, symbols, keys, *target, dtype=torch.float32) -> tuple[torch.Tensor, torch.Tensor]:
+        """Summed nats of the windows' scored frames (their chords; with a keys head, the whole
+        frames) and how many frames were scored."""
+        out = self.logits(symbols, keys)
+        if self.by_keys:
+            frames, codes, scored = target
+            return -(self.frame_log_prob(out, frames, codes) * scored).sum().to(dtype), scored.sum()
+        (target,) = target
+        total = F.cross_entropy(out.reshape(-1, self.n_chords).to(dtype), target.reshape(-1), ignore_index=self.IGNORE, reduction="sum")
+        return total, (target != self.IGNORE).sum()
+
+    def loss(self, symbols, keys, *target) -> torch.Tensor:
+        if self.params.output == "both":  # each head learns its own part: every training frame is a training chord
+            frames, codes, scored = target
+            chord_logits, cond = self.logits(symbols, keys).float().split(self.split, dim=-1)
+            chords = torch.where(scored & (codes != self.unseen), codes, self.IGNORE)
+            count = scored.sum().clamp(min=1)
+            by_chord = F.cross_entropy(chord_logits.reshape(-1, self.n_chords), chords.reshape(-1), ignore_index=self.IGNORE, reduction="sum")
+            by_keys = -(self.frame.log_prob(cond, frames) * scored).sum().float()
+            return by_chord / (chords != self.IGNORE).sum().clamp(min=1) + by_keys / count
+        total, count = self.window_nll(symbols, keys, *target)
+        return total / count.clamp(min=1)
 
     def training_batches(self, train: tuple, val: tuple):
         T = self.params.context
@@ -264,7 +364,7 @@ class MusicAR(AdamWClipped, MusicModel):
         return out
 
     def scoring_windows(self, x, codes, lengths) -> tuple[torch.Tensor, ...]:
-        """(symbols, keys, targets) of the windows ``spans`` scores with, the history-only targets left out."""
+        """The ``windows`` that ``spans`` scores with, the history-only targets left out."""
         spans = self.spans(lengths)
         dev = x.device
         at = torch.tensor([s + a for s, a, _, _ in spans], device=dev)
@@ -275,20 +375,19 @@ class MusicAR(AdamWClipped, MusicModel):
 
     @torch.no_grad()
     def validation_score(self, val: tuple, epoch: int) -> float:
-        """Nats per scored validation frame of its chord (the escape's part is fixed), every frame
-        scored once as the test pieces are."""
+        """Nats per scored validation frame of its chord (the escape's part is fixed; ``output:
+        keys``: of the whole frame), every frame scored once as the test pieces are."""
         self.eval()
         total, count = None, None  # on the device, read once
         for i in range(0, len(val[0]), 4 * self.params.batch_size):
-            symbols, keys, target = (t[i : i + 4 * self.params.batch_size] for t in val)
-            logits, _ = self.logits(symbols, keys)
-            s = F.cross_entropy(logits.reshape(-1, self.n_chords).double(), target.reshape(-1), ignore_index=self.IGNORE, reduction="sum")
-            c = (target != self.IGNORE).sum()
+            s, c = self.window_nll(*(t[i : i + 4 * self.params.batch_size] for t in val), dtype=torch.float64)
             total, count = (s, c) if total is None else (total + s, count + c)
         return total.item() / max(int(count), 1)
 
     def finish_fit(self, train: tuple) -> dict:
-        return {"chords": self.n_chords, "escape": float(self.escape.escape)}
+        if self.by_keys:
+            return {"chords": self.n_chords, "train_dtype": str(self.train_dtype()).removeprefix("torch.")}
+        return {"chords": self.n_chords, "escape": float(self.escape.escape), "train_dtype": str(self.train_dtype()).removeprefix("torch.")}
 
     # -- likelihood -------------------------------------------------------------------------
     @torch.no_grad()
@@ -297,10 +396,17 @@ class MusicAR(AdamWClipped, MusicModel):
         ones with at least half a window of the frames before them."""
         x, codes = x.to(self.device), codes.long().to(self.device)
         spans = self.spans(lengths)
-        symbols, keys, _ = self.scoring_windows(x, codes, lengths)
+        symbols, keys, *target = self.scoring_windows(x, codes, lengths)
+        if self.by_keys:  # the whole frame, key by key: exact, no escape
+            out = torch.zeros(len(x), dtype=torch.float64, device=self.device)
+            for i in range(0, len(spans), batch):
+                logp = self.frame_log_prob(self.logits(symbols[i : i + batch], keys[i : i + batch]), *(t[i : i + batch] for t in target[:2]))
+                for j, (s, a, p, q) in enumerate(spans[i : i + batch]):
+                    out[s + p : s + q] = logp[j, p - a : q - a]
+            return out.cpu()
         chord = torch.zeros(len(x), dtype=torch.float64, device=self.device)
         for i in range(0, len(spans), batch):
-            logits, _ = self.logits(symbols[i : i + batch], keys[i : i + batch])
+            logits = self.logits(symbols[i : i + batch], keys[i : i + batch])
             logp = logits.double().log_softmax(-1)
             for j, (s, a, p, q) in enumerate(spans[i : i + batch]):
                 tgt = codes[s + p : s + q].clamp(max=self.n_chords - 1)  # unseen frames: ignored by mix
@@ -325,11 +431,11 @@ class MusicAR(AdamWClipped, MusicModel):
         codes_so_far[:, :p] = self.escape.to(dev).codes_of(pf)
         symbols = torch.cat([torch.full((n, 1), lead, dtype=torch.long, device=dev), codes_so_far[:, :p]], 1)
         keys = torch.cat([torch.zeros(n, 1, self.keys, dtype=torch.uint8, device=dev), frames_so_far[:, :p]], 1)
-        logits, state = self.logits(symbols, keys, cached=True)
+        logits, state = self.stream(symbols, keys)
         filled = 1 + p
-        escape = self.escape.to(dev)
+        self.escape.to(dev)
         for t in range(length):
-            frames, codes = escape.draw(logits[:, -1].double().log_softmax(-1), generator, temperature)
+            frames, codes = self.draw_frames(logits[:, -1], generator, temperature)
             j = p + t
             frames_so_far[:, j], codes_so_far[:, j] = frames, codes
             if t == length - 1:
@@ -338,10 +444,10 @@ class MusicAR(AdamWClipped, MusicModel):
                 k = min(half, j + 1)
                 symbols = torch.cat([torch.full((n, 1), self.resume, dtype=torch.long, device=dev), codes_so_far[:, j + 1 - k : j + 1]], 1)
                 keys = torch.cat([torch.zeros(n, 1, self.keys, dtype=torch.uint8, device=dev), frames_so_far[:, j + 1 - k : j + 1]], 1)
-                logits, state = self.logits(symbols, keys, cached=True)
+                logits, state = self.stream(symbols, keys)
                 filled = 1 + k
             else:
-                logits, state = self.logits(codes.unsqueeze(1), frames.unsqueeze(1), state, cached=True)
+                logits, state = self.stream(codes.unsqueeze(1), frames.unsqueeze(1), state)
                 filled += 1
         return frames_so_far[:, p:].cpu()
 

@@ -1,5 +1,6 @@
-"""The autoregressive sequence model (Transformer or GRU) on text: each symbol scored once with
-enough history, cached sampling equal to the full forward pass, and its training windows. With
+"""The autoregressive sequence model (Transformer or GRU) on text: one stream scored and sampled
+with no restarts, equal to a full pass over the sequence, draws made from the probabilities the
+scoring pass gives, bf16 training, and its training windows. With
 the other sequence models: test_text.py and test_music.py."""
 
 import pytest
@@ -11,31 +12,117 @@ from genlab.models.ar import AutoRegressive
 TINY_AR = dict(context=6, layers=2, width=16, heads=2, dropout=0.0)
 
 
-def test_ar_scores_every_symbol_once_with_at_least_half_a_window_of_history():
-    m = AutoRegressive(AutoRegressive.Params(**{**TINY_AR, "context": 8}), (), 5).eval()
+def band_forward(m: AutoRegressive, x: torch.Tensor, history: torch.Tensor) -> torch.Tensor:
+    """log p of every symbol of x from one full forward pass over [BOS, history, x] (the band of
+    ``span`` applied as a mask), the definition the stream computes a window at a time."""
+    seq = torch.cat([torch.tensor([m.bos]), history[-m.history:], x])
+    logits = m.net(seq[:-1].unsqueeze(0))[0].double().log_softmax(-1)
+    return logits[-len(x):].gather(1, x.unsqueeze(1)).squeeze(1)
+
+
+@pytest.mark.parametrize("arch", ["transformer", "gru"])
+def test_ar_scores_a_long_text_as_one_stream_with_no_restarts(arch):
+    """37 symbols after 20 of history, context 8, span 4: the windowed stream (the ring of the last
+    `span` keys, or the GRU's state carried) equals one pass over the whole sequence."""
+    m = AutoRegressive(AutoRegressive.Params(**{**TINY_AR, "arch": arch, "context": 8, "span": 4}), (), 5).eval()
     x, history = torch.randint(0, 5, (37,)), torch.randint(0, 5, (20,))
     stream = m.log_prob_stream(x, history)
-    assert stream.shape == (37,) and torch.isfinite(stream).all()
-    seq = torch.cat([history, x])
-    for t in (0, 5, 36):  # each with exactly the history its window gives it (4 to 7 symbols)
-        p = len(history) + t
-        full = [m.next_log_probs(torch.cat([torch.full((7 - k,), -1), seq[p - k : p]]).unsqueeze(0))[0, seq[p]].item()
-                for k in range(4, 8)]
-        assert any(stream[t].item() == pytest.approx(f, abs=1e-5) for f in full)
+    assert stream.shape == (37,) and stream.dtype == torch.float64
+    with torch.no_grad():
+        assert torch.allclose(stream, band_forward(m, x, history), atol=1e-5)
 
 
-def test_ar_sampling_with_a_cache_matches_the_full_forward_pass():
-    for arch in ("transformer", "gru"):
-        m = AutoRegressive(AutoRegressive.Params(**{**TINY_AR, "arch": arch, "context": 16}), (), 7).eval()
-        tokens = torch.randint(0, 7, (3, 10))
-        tokens[:, 0] = m.bos
-        full, _ = m.net(tokens)
-        logits, state = m.net(tokens[:, :4], cached=True)
-        steps = [logits]
-        for t in range(4, 10):
-            logits, state = m.net(tokens[:, t : t + 1], state, cached=True)
-            steps.append(logits)
-        assert torch.allclose(torch.cat(steps, 1), full, atol=1e-5), arch
+def test_the_span_is_what_the_transformer_sees():
+    """A symbol further back than layers * (span - 1) changes nothing; one within the span does."""
+    m = AutoRegressive(AutoRegressive.Params(**{**TINY_AR, "context": 16, "span": 3}), (), 5).eval()  # 2 layers: sees 4 back
+    x = torch.randint(0, 5, (12,))
+    changed_far, changed_near = x.clone(), x.clone()
+    changed_far[2] = (x[2] + 1) % 5  # 9 before the last symbol
+    changed_near[9] = (x[9] + 1) % 5  # 2 before it
+    last = lambda seq: m.log_prob_stream(seq, torch.zeros(0, dtype=torch.long))[-1]
+    assert last(changed_far) == pytest.approx(last(x).item(), abs=1e-6)
+    assert last(changed_near) != pytest.approx(last(x).item(), abs=1e-6)
+
+
+@pytest.mark.parametrize("arch", ["transformer", "gru"])
+def test_ar_stream_in_any_chunks_equals_the_full_pass(arch):
+    m = AutoRegressive(AutoRegressive.Params(**{**TINY_AR, "arch": arch, "context": 16, "span": 4, "layers": 3}), (), 7).eval()
+    tokens = torch.randint(0, 8, (2, 30))
+    with torch.no_grad():
+        full = m.net(tokens)
+        for sizes in ([30], [1] * 30, [5, 1, 1, 7, 16], [3, 9, 18]):
+            state, outs, a = None, [], 0
+            for k in sizes:
+                logits, state = m.net.stream(tokens[:, a : a + k], state)
+                outs.append(logits)
+                a += k
+            assert torch.allclose(torch.cat(outs, 1), full, atol=1e-5), (arch, sizes)
+
+
+@pytest.mark.parametrize("arch", ["transformer", "gru"])
+def test_every_drawn_symbol_has_the_probability_the_scoring_pass_gives_it(arch, monkeypatch):
+    """40 symbols after an 11-symbol prompt (context 8, span 4: far past both), 3 samples: the
+    log-probability each draw was made from equals `log_prob_stream` of the finished sample."""
+    import genlab.models.ar as ar_module
+
+    m = AutoRegressive(AutoRegressive.Params(**{**TINY_AR, "arch": arch, "context": 8, "span": 4}), (), 7).eval()
+    seen, draw = [], ar_module.draw
+
+    def recording(log_probs, generator, temperature=1.0):
+        out = draw(log_probs, generator, temperature)
+        seen.append(log_probs.double().gather(1, out.unsqueeze(1)).squeeze(1))
+        return out
+
+    monkeypatch.setattr(ar_module, "draw", recording)
+    prompt = torch.randint(0, 6, (11,))
+    s = m.sample_stream(3, 40, torch.Generator().manual_seed(1), prompt=prompt)
+    scored = torch.stack([m.log_prob_stream(row, prompt) for row in s])
+    assert torch.allclose(torch.stack(seen, 1), scored, atol=1e-5)
+    monkeypatch.setattr(ar_module, "draw", draw)
+    again = m.sample_stream(3, 40, torch.Generator().manual_seed(1), prompt=prompt)
+    assert torch.equal(s, again)  # seeded reruns: the same draws
+
+
+def test_ar_decodes_many_rows_in_groups_with_the_same_distribution(monkeypatch):
+    """More rows than DECODE_ROWS are drawn in groups; each group still draws from the stream."""
+    m = AutoRegressive(AutoRegressive.Params(**{**TINY_AR, "context": 8, "span": 4}), (), 5).eval()
+    monkeypatch.setattr(AutoRegressive, "DECODE_ROWS", 2)
+    s = m.sample_stream(5, 12, torch.Generator().manual_seed(0))
+    assert s.shape == (5, 12) and torch.equal(s, m.sample_stream(5, 12, torch.Generator().manual_seed(0)))
+
+
+def test_ar_span_and_heads_are_checked():
+    from genlab.errors import GenlabError
+
+    with pytest.raises(GenlabError, match="ar.span: 9 is longer than ar.context 8"):
+        AutoRegressive(AutoRegressive.Params(**{**TINY_AR, "context": 8, "span": 9}), (), 5)
+    with pytest.raises(GenlabError, match="width / heads = 3 is odd"):
+        AutoRegressive(AutoRegressive.Params(**{**TINY_AR, "width": 12, "heads": 4}), (), 5)
+    assert AutoRegressive(AutoRegressive.Params(**{**TINY_AR, "context": 9}), (), 5).net.span == 4  # null: context // 2
+
+
+def test_bf16_training_steps_leave_scoring_in_float64(monkeypatch):
+    """train_dtype bfloat16: the step runs under autocast; scoring afterwards is float64 from float32
+    weights. auto resolves by what the device multiplies in hardware."""
+    m = AutoRegressive(AutoRegressive.Params(**{**TINY_AR, "train_dtype": "bfloat16"}), (), 5)
+    (opt,) = m.make_optimizers()
+    seen = []
+    real = m.loss
+
+    def loss(windows):
+        seen.append(torch.is_autocast_enabled("cpu"))
+        return real(windows)
+
+    monkeypatch.setattr(m, "loss", loss)
+    out = m.train_step((torch.randint(0, 4, (3, 6)),), [opt])
+    assert seen == [True] and torch.isfinite(out["loss"])
+    assert all(p.dtype == torch.float32 for p in m.parameters())
+    assert m.eval().log_prob_stream(torch.tensor([1, 2, 3]), torch.zeros(0, dtype=torch.long)).dtype == torch.float64
+    monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: False)
+    assert AutoRegressive(AutoRegressive.Params(**{**TINY_AR, "train_dtype": "auto"}), (), 5).train_dtype() == torch.float32
+    monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: True)
+    assert AutoRegressive(AutoRegressive.Params(**{**TINY_AR, "train_dtype": "auto"}), (), 5).train_dtype() == torch.bfloat16
+    assert AutoRegressive(AutoRegressive.Params(**TINY_AR), (), 5).train_dtype() == torch.float32  # the default
 
 
 def test_ar_on_a_text_shorter_than_its_context_is_too_short():
@@ -53,3 +140,29 @@ def test_ar_windows_move_every_epoch_and_stay_inside_the_text():
     b = cut((offsets,), torch.Generator().manual_seed(1))[0]
     assert a.shape == (len(offsets), 6) and not torch.equal(a, b)
     assert all(torch.equal(w, (torch.arange(w[0], w[0] + 6)) % 5) for w in a)  # contiguous pieces of the text
+
+
+def test_the_keys_head_decides_each_key_from_the_keys_below_it_only():
+    """FrameHead (MADE): key k's logit changes with keys below k and with none at or above it;
+    the 2^6 frames of 6 keys sum to one given any condition; samples follow those probabilities."""
+    from genlab.nn.sequence import FrameHead
+
+    torch.manual_seed(0)
+    head = FrameHead(6, 5, 16)
+    for p in head.parameters():  # weights large enough that every connection shows
+        torch.nn.init.normal_(p)
+    c, x = torch.randn(1, 5), torch.randint(0, 2, (1, 6)).float()
+    base = head.logits(c, x)
+    for j in range(6):
+        flipped = x.clone()
+        flipped[0, j] = 1 - flipped[0, j]
+        changed = (head.logits(c, flipped) - base).abs()[0] > 1e-6
+        assert not changed[: j + 1].any(), j  # keys up to j never see key j
+        assert changed[j + 1 :].all(), j  # every later key does (dense weights)
+    frames = torch.tensor([[(i >> k) & 1 for k in range(6)] for i in range(64)])
+    p = head.log_prob(c.expand(64, -1), frames).exp()
+    assert p.sum().item() == pytest.approx(1.0, abs=1e-9)
+    draws = head.sample(c.expand(20000, -1), torch.Generator().manual_seed(0))
+    index = (draws.long() * (2 ** torch.arange(6))).sum(1)
+    freq = torch.bincount(index, minlength=64).double() / 20000
+    assert (freq - p).abs().max() < 4 * (p * (1 - p) / 20000).sqrt().max() + 1e-3

@@ -133,11 +133,20 @@ def fitted(name, sections, meta, train, val, tmp_path):
     return model.eval()
 
 
-@pytest.mark.parametrize("name, arch", [("independent", None), ("markov", None), ("ar", "gru"), ("ar", "transformer")])
+def tiny_ar(arch: str | None) -> dict:
+    """TINY_AR with ``arch`` "gru", "transformer", or either + "+keys" (the autoregressive head over keys)."""
+    net, _, head = (arch or "gru").partition("+")
+    return {**TINY_AR, "arch": net, "heads": 2, "output": head or "chords"}
+
+
+AR_ARCHS = [("ar", "gru"), ("ar", "transformer"), ("ar", "gru+keys"), ("ar", "transformer+keys"), ("ar", "gru+both"), ("ar", "transformer+both")]
+
+
+@pytest.mark.parametrize("name, arch", [("independent", None), ("markov", None), *AR_ARCHS])
 def test_all_frames_of_a_toy_roll_sum_to_one(name, arch, tmp_path):
     """After histories of 0 to 9 frames: longer than ar.context (4), so ar's later windows count too."""
     frames, table, meta, train, val, inputs = toy_meta_and_data(np.random.default_rng(0))
-    ar = {**TINY_AR, "arch": arch or "gru", "heads": 2}
+    ar = tiny_ar(arch)
     model = fitted(name, {"ar": ar, "markov": {"order": 2}}, meta, train, val, tmp_path)
     long = [frames[i] for i in (6, 9, 12, 3, 15, 1, 6, 9)]
     for prefix in ([], [frames[3]], [frames[3], frames[15]], [frames[6], frames[9], frames[12]], long, long + [frames[0]]):  # 15, 0: unseen
@@ -188,22 +197,31 @@ def test_models_that_do_not_fit_music_say_so():
         registry.build("gan", parse_params({}, models=["gan"]).gan, {"kind": "music", "shape": [88], "n_levels": 2, "n_chords": 3})
 
 
-@pytest.mark.parametrize("name, arch", [("markov", None), ("ar", "gru"), ("ar", "transformer")])
+@pytest.mark.parametrize("name, arch", [("markov", None), *AR_ARCHS])
 def test_sampling_draws_from_the_distribution_the_likelihood_scores(name, arch, tmp_path, monkeypatch):
     """Every frame drawn while sampling (through the window restarts of `ar`: 12 frames, context 4)
     has exactly the probability `frame_log_probs` gives it afterwards."""
     from genlab.data.music import ChordEscape
 
     frames, table, meta, train, val, inputs = toy_meta_and_data(np.random.default_rng(4))
-    model = fitted(name, {"ar": {**TINY_AR, "arch": arch or "gru", "heads": 2}, "markov": {"order": 2}}, meta, train, val, tmp_path)
-    seen, draw = [], ChordEscape.draw
+    from genlab.models.ar import MusicAR
+
+    model = fitted(name, {"ar": tiny_ar(arch), "markov": {"order": 2}}, meta, train, val, tmp_path)
+    seen, draw, draw_frames = [], ChordEscape.draw, MusicAR.draw_frames
 
     def recording(self, chord_log_probs, generator, temperature=1.0):
         frames_, codes_ = draw(self, chord_log_probs, generator, temperature)
         seen.append(self.mix(chord_log_probs.gather(1, codes_.clamp(max=self.n_chords - 1).unsqueeze(1)).squeeze(1), frames_, codes_))
         return frames_, codes_
 
+    def recording_frames(self, out, generator, temperature=1.0):  # a head over the keys: its own score
+        frames_, codes_ = draw_frames(self, out, generator, temperature)
+        if self.by_keys:
+            seen.append(self.frame_log_prob(out, frames_, codes_))
+        return frames_, codes_
+
     monkeypatch.setattr(ChordEscape, "draw", recording)
+    monkeypatch.setattr(MusicAR, "draw_frames", recording_frames)
     pieces = model.sample_pieces(3, 12, torch.Generator().manual_seed(1))
     sampled = torch.stack(seen, 1)  # (3, 12): log p of each drawn frame, as sampling saw it
     x, codes, lengths = inputs(list(pieces.numpy()))

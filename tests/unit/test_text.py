@@ -161,7 +161,7 @@ def test_samples_are_seeded_and_continue_the_prompt():
     cold = m.sample_stream(200, 10, gen(), temperature=0.1, prompt=torch.tensor([0, 1]))
     assert torch.equal(cold[:, :3], torch.tensor([2, 0, 1]).expand(200, -1))  # near-greedy at a low temperature
     ar = AutoRegressive(AutoRegressive.Params(**TINY_AR), (), 4).eval()
-    s = ar.sample_stream(4, 25, gen())  # longer than its window of 6: the windows restart
+    s = ar.sample_stream(4, 25, gen())  # longer than its window of 6: one stream, never restarted
     assert s.shape == (4, 25) and torch.equal(s, ar.sample_stream(4, 25, gen()))
 
 
