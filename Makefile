@@ -14,7 +14,7 @@ PLOTS_TEMPLATE := .dvc/plots_template.html
 BASE   ?= main
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: install browser repro report pr-comment exp-show test test-fast lint gpu-check gpu-wheels bench bench-mnist bench-8bit bench-colour bench-unlabelled bench-completion bench-text bench-music bench-resume bench-noise clean-venv
+.PHONY: install browser repro report pr-comment exp-show test test-fast lint gpu-check gpu-wheels bench bench-mnist bench-8bit bench-colour bench-unlabelled bench-completion bench-text bench-music bench-levers bench-resume bench-noise clean-venv
 
 install: $(STAMP) $(PLOTS_TEMPLATE)
 
@@ -142,6 +142,10 @@ bench-text: install
 
 bench-music: install
 	$(RUN) python -m bench.music
+
+# What each speed lever of the text `ar` gives here: bf16, dropout, span, one-query attention, decoding groups (bench/levers.py).
+bench-levers: install
+	$(RUN) python -m bench.levers
 
 # A training killed halfway and resumed, timed against the same training uninterrupted (bench/resume.py).
 bench-resume: install

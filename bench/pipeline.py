@@ -105,9 +105,10 @@ def results_sections(folder: Path, run: dict) -> list[tuple[str, str]]:
     return sections + ([("Sampling speed (generate stages)", sampling)] if sampling else [])
 
 
-def run_and_sweep(folder: Path, name: str, params_file: str, title: str, sweep, sweep_title: str) -> None:
+def run_and_sweep(folder: Path, name: str, params_file: str, title: str, sweep, sweep_title: str, more=()) -> None:
     """A pipeline benchmark with a sweep (`make bench-text`, `make bench-music`): every stage, then
-    ``sweep()`` (its table, also in ``folder``/sweep.md), then ``folder``/results.md with both."""
+    ``sweep()`` (its table, also in ``folder``/sweep.md), then each (title, function) of ``more``
+    (a table each, timed), then ``folder``/results.md with all of them."""
     start = time.perf_counter()
     run = run_stages(folder, params_file)
     print(f"bench-{name}: {run['total_seconds']:.0f} s; metrics in {folder / 'metrics'}")
@@ -117,6 +118,11 @@ def run_and_sweep(folder: Path, name: str, params_file: str, title: str, sweep, 
     print(table, end="")
     print(f"sweep: {swept:.0f} s; in {folder / 'sweep.md'}")
     sections = results_sections(folder, run) + [(f"Sweep of {sweep_title} (sweep.md, {duration(swept)})", table)]
+    for more_title, make in more:
+        t = time.perf_counter()
+        table = make()
+        print(table, end="")
+        sections.append((f"{more_title} ({duration(time.perf_counter() - t)})", table))
     write_results(folder / "results.md", title, f"python -m bench.{name} --params {params_file}", sections,
                   time.perf_counter() - start, run["device"])
     print(f"results in {folder / 'results.md'}")

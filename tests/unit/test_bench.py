@@ -53,6 +53,22 @@ def test_music_sweep_marks_the_validation_minimum(tmp_path):
     vals = [float(r[1].split()[0]) for r in rows]
     assert sum("(best)" in r[1] for r in rows) == 1 and "(best)" in rows[vals.index(min(vals))][1]
 
+    # the ar head comparison: one trained ar per output, the best on validation marked
+    from bench.music import OUTPUTS, PUBLISHED, heads, published
+
+    (tmp_path / "params.yaml").write_text("models: [ar]\nar: {arch: gru, width: 8, context: 4, epochs: 1, batch_size: 4}\n")
+    rows = [line.split(" | ") for line in heads(tmp_path, "params.yaml", seeds=(0, 3)).splitlines()[2:]]
+    assert [(r[0].strip("| "), r[1]) for r in rows] == [(o, "0") for o in OUTPUTS] + [("both", "3")]  # the default head, another seed
+    vals = [float(r[2].split()[0]) for r in rows[: len(OUTPUTS)]]
+    assert sum("(best)" in r[2] for r in rows) == 1 and "(best)" in rows[vals.index(min(vals))][2]
+    # the measured models, lowest nll first, above the published ones
+    (tmp_path / "metrics" / "models").mkdir(parents=True)
+    for name, nll in (("markov", 6.07), ("ar", 5.5)):
+        (tmp_path / "metrics" / "models" / f"{name}.json").write_text(json.dumps({"nll": nll, "nll_stderr": 0.2}))
+    lines = published(tmp_path).splitlines()[2:]
+    assert "`ar`" in lines[0] and "5.500 ± 0.200" in lines[0] and "`markov`" in lines[1]
+    assert len(lines) == 2 + len(PUBLISHED) and "RNN-NADE" in lines[2]
+
 
 def test_gpu_check_runs_its_every_step(tmp_path):
     """`make gpu-check`'s script, on the CPU with tiny configs (what it measures needs a GPU)."""

@@ -1,0 +1,108 @@
+"""`make bench-levers`: what each speed lever of the text `ar` gives on this machine, each measured
+against its reference in the same process (ratios, not absolute times, are the result).
+
+Training: a 2048² matrix product and one training step of the text benchmark's Transformer
+(4 x 256, windows of 128, 32 a step) in float32 and under bf16 autocast, with and without
+dropout, with the attention span as a mask and without. Sampling: one decoding step's attention
+over a full key-value ring through the fused kernel and through plain products, and 1,000 x 500
+characters decoded all at once and in groups of ``AutoRegressive.DECODE_ROWS``, at spans 128 and
+64. Writes bench/text/levers.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+
+from bench.results import write_results
+from genlab import cli
+from genlab.models.ar import AutoRegressive
+from genlab.report.markdown import md_table
+
+HERE = Path(__file__).resolve().parent / "text"
+BENCH = dict(context=128, layers=4, width=256, heads=4)  # bench/text/params.yaml's ar
+VOCAB = 66
+
+
+def timed(fn, repeat: int) -> float:
+    """Seconds per call of ``fn`` after one warm-up call: the best of three means of ``repeat`` calls."""
+    fn()
+    best = float("inf")
+    for _ in range(3):
+        start = time.perf_counter()
+        for _ in range(repeat):
+            fn()
+        best = min(best, (time.perf_counter() - start) / repeat)
+    return best
+
+
+def matmul() -> list[list[str]]:
+    a, b = torch.randn(2048, 2048), torch.randn(2048, 2048)
+    rows = []
+    for dtype in (torch.float32, torch.bfloat16):
+        x, y = a.to(dtype), b.to(dtype)
+        s = timed(lambda: x @ y, 5)
+        rows.append([f"2048² product, {str(dtype).removeprefix('torch.')}", f"{2 * 2048**3 / s / 1e9:,.0f} GFLOP/s"])
+    return rows
+
+
+def training_steps() -> list[list[str]]:
+    rows, windows = [], torch.randint(0, VOCAB - 1, (32, BENCH["context"]))
+    for dtype in ("float32", "bfloat16"):
+        for dropout in (0.0, 0.1):
+            for span in (BENCH["context"], BENCH["context"] // 2):
+                torch.manual_seed(0)
+                m = AutoRegressive(AutoRegressive.Params(**BENCH, dropout=dropout, span=span, train_dtype=dtype), (), VOCAB)
+                opts = m.make_optimizers()
+                s = timed(lambda: m.train_step((windows,), opts), 3)
+                rows.append([f"training step, {dtype}, dropout {dropout:g}, span {span}",
+                             f"{s * 1000:,.0f} ms ({windows.numel() / s:,.0f} characters/s)"])
+    return rows
+
+
+def attention() -> list[list[str]]:
+    rows = []
+    for B in (1000, 256):
+        k, v, q = torch.randn(B, 4, 128, 64), torch.randn(B, 4, 128, 64), torch.randn(B, 4, 1, 64)
+        fused = timed(lambda: F.scaled_dot_product_attention(q, k, v), 5)
+        plain = timed(lambda: ((q @ k.transpose(-1, -2)) * 0.125).softmax(-1) @ v, 5)
+        rows.append([f"one query over a ring of 128, {B} rows, fused kernel", f"{fused / B * 1e6:.2f} µs a row"])
+        rows.append([f"one query over a ring of 128, {B} rows, plain products", f"{plain / B * 1e6:.2f} µs a row"])
+    return rows
+
+
+def sampling() -> list[list[str]]:
+    rows = []
+    for span in (128, 64):
+        m = AutoRegressive(AutoRegressive.Params(**BENCH, span=span), (), VOCAB).eval()
+        for group in (1000, AutoRegressive.DECODE_ROWS):
+            AutoRegressive.DECODE_ROWS, keep = group, AutoRegressive.DECODE_ROWS
+            try:
+                start = time.perf_counter()
+                m.sample_stream(1000, 500, torch.Generator().manual_seed(0))
+                s = time.perf_counter() - start
+            finally:
+                AutoRegressive.DECODE_ROWS = keep
+            rows.append([f"1,000 x 500 characters, span {span}, rows decoded together {group}", f"{s:.1f} s"])
+    return rows
+
+
+def main(args: argparse.Namespace) -> None:
+    start = time.perf_counter()
+    sections = []
+    for title, part in [("Matrix products", matmul), ("Training steps (the text benchmark's Transformer)", training_steps),
+                        ("Attention of one decoding step", attention), ("Sampling (random weights, the benchmark's size)", sampling)]:
+        table = md_table(["what", "measured"], part(), cell=str)
+        print(f"## {title}\n{table}", flush=True)
+        sections.append((title, table))
+    write_results(HERE / "levers.md", "Text `ar`: what each speed lever gives (`make bench-levers`)", "python -m bench.levers",
+                  sections, time.perf_counter() - start)
+    print(f"results in {HERE / 'levers.md'}")
+
+
+if __name__ == "__main__":
+    cli.run(main, argparse.ArgumentParser(description=__doc__.splitlines()[0]).parse_args())
