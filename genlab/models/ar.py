@@ -13,8 +13,8 @@ autocasts its products). Scoring and sampling are one stream, never restarted: B
 last ``span`` keys and values (the GRU: its state carried on), so every symbol drawn has the
 probability the exact, float32 scoring pass gives it (tested).
 
-Music (``MusicAR``): the same networks over frames, in windows of ``context`` frames restarted
-from their last half (as before). Each frame enters as its chord (an embedding per training
+Music (``MusicAR``): the same networks over frames, in windows of ``context`` frames, a longer
+piece's later windows restarted from their last half in scoring as in sampling. Each frame enters as its chord (an embedding per training
 chord, one for a frame training never saw) plus a linear map of its 88 keys, so unseen and rare
 chords still say which notes sound; a window starts with a "piece starts here" or "earlier
 frames not shown" symbol. ``output: chords``: a softmax over the training chords, mixed with the
@@ -23,7 +23,10 @@ probability; the loss is the cross-entropy of the frames' chords (frames that ar
 chord are left out: their escape term is fixed). ``output: keys``: the network's output
 conditions a MADE over the 88 keys (``genlab.nn.sequence.FrameHead``), the frame's probability
 the product of each key's given the history and the keys below it; the loss is every frame's
-nats.
+nats. ``output: both`` (the default): the chord softmax with that MADE as its escape in place of
+the independent keys; each head learns its own loss (chords' cross-entropy, frames' nats),
+since every training frame is a training chord and a mixture's loss would leave the escape
+untrained.
 """
 
 from __future__ import annotations
@@ -234,7 +237,7 @@ class MusicAR(AdamWClipped, MusicModel):
         V = self.n_chords
         self.unseen, self.begin, self.resume = V, V + 1, V + 2  # input symbols besides the chords
         self.by_keys = params.output != "chords"  # whole frames scored by a head over the keys
-        # the net's output: chord logits (chords), the keys head's condition (keys), or both and a gate
+        # the net's output: chord logits (chords), the keys head's condition (keys), or both side by side
         self.split = {"chords": [V], "keys": [params.width], "both": [V, params.width]}[params.output]
         self.net = NETS[params.arch](sum(self.split), params, n_inputs=V + 3)
         if self.by_keys:
@@ -249,8 +252,8 @@ class MusicAR(AdamWClipped, MusicModel):
         """Network inputs and targets of windows (B, T): window b covers frames at[b] .. at[b] + valid[b] - 1
         (global indices), ``first[b]``: it starts its piece; targets before position ``scored[b]``
         are left out (history only). Returns (symbols, keys, targets): targets the frames' chords
-        (``IGNORE`` where not scored or no training chord); with ``output: keys``, (symbols, keys,
-        frames, scored) instead, every scored frame kept."""
+        (``IGNORE`` where not scored or no training chord); with a keys head (``keys``, ``both``),
+        (symbols, keys, frames, their chord codes, scored) instead, every scored frame kept."""
         T = self.params.context
         i = torch.arange(T, device=x.device)
         g = (at.unsqueeze(1) + i).clamp(max=len(x) - 1)
