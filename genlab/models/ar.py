@@ -49,12 +49,12 @@ from genlab.nn.sequence import NETS, FrameHead
 
 class AdamWClipped:
     """The optimiser and step of both ``ar`` models: AdamW decaying the weight matrices only (not
-    biases, norms or the embeddings ``net.tok``, ``net.pos``), gradient norm clipped to ``grad_clip``."""
+    biases, norms or the embedding ``net.tok``), gradient norm clipped to ``grad_clip``."""
 
     def make_optimizers(self) -> list[torch.optim.Optimizer]:
         decayed: dict[bool, list] = {True: [], False: []}
         for name, p in self.named_parameters():
-            decayed[p.dim() >= 2 and not name.startswith(("net.tok", "net.pos"))].append(p)
+            decayed[p.dim() >= 2 and not name.startswith("net.tok")].append(p)
         groups = [{"params": decayed[True]}, {"params": decayed[False], "weight_decay": 0.0}]
         return [make_adam(groups, self.params, betas=(0.9, 0.99), decoupled=True)]
 
@@ -67,10 +67,13 @@ class AdamWClipped:
             want = "bfloat16" if fast else "float32"
         return getattr(torch, want)
 
+    def dtype_name(self) -> str:
+        """``train_dtype()`` as the training metrics record it ("bfloat16", "float32")."""
+        return str(self.train_dtype()).removeprefix("torch.")
+
     def train_step(self, batch: tuple, optimizers: list) -> dict[str, torch.Tensor]:
         (opt,) = optimizers
-        dtype = self.__dict__.setdefault("_train_dtype", self.train_dtype())
-        with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=dtype == torch.bfloat16):
+        with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.train_dtype() == torch.bfloat16):
             loss = check_finite(self.objective(*batch))
         opt.zero_grad(set_to_none=True)
         loss.backward()
@@ -128,7 +131,7 @@ class AutoRegressive(AdamWClipped, SequenceModel):
         return self.params.context - 1
 
     def finish_fit(self, train: torch.Tensor) -> dict:
-        return {"train_dtype": str(self.train_dtype()).removeprefix("torch.")}
+        return {"train_dtype": self.dtype_name()}
 
     # -- training -------------------------------------------------------------
     def shifted(self, windows: torch.Tensor) -> torch.Tensor:
@@ -389,8 +392,8 @@ class MusicAR(AdamWClipped, MusicModel):
 
     def finish_fit(self, train: tuple) -> dict:
         if self.by_keys:
-            return {"chords": self.n_chords, "train_dtype": str(self.train_dtype()).removeprefix("torch.")}
-        return {"chords": self.n_chords, "escape": float(self.escape.escape), "train_dtype": str(self.train_dtype()).removeprefix("torch.")}
+            return {"chords": self.n_chords, "train_dtype": self.dtype_name()}
+        return {"chords": self.n_chords, "escape": float(self.escape.escape), "train_dtype": self.dtype_name()}
 
     # -- likelihood -------------------------------------------------------------------------
     @torch.no_grad()
@@ -400,21 +403,17 @@ class MusicAR(AdamWClipped, MusicModel):
         x, codes = x.to(self.device), codes.long().to(self.device)
         spans = self.spans(lengths)
         symbols, keys, *target = self.scoring_windows(x, codes, lengths)
-        if self.by_keys:  # the whole frame, key by key: exact, no escape
-            out = torch.zeros(len(x), dtype=torch.float64, device=self.device)
-            for i in range(0, len(spans), batch):
-                logp = self.frame_log_prob(self.logits(symbols[i : i + batch], keys[i : i + batch]), *(t[i : i + batch] for t in target[:2]))
-                for j, (s, a, p, q) in enumerate(spans[i : i + batch]):
-                    out[s + p : s + q] = logp[j, p - a : q - a]
-            return out.cpu()
-        chord = torch.zeros(len(x), dtype=torch.float64, device=self.device)
+        out = torch.zeros(len(x), dtype=torch.float64, device=self.device)  # keys heads: the frame; chords: its chord
         for i in range(0, len(spans), batch):
-            logits = self.logits(symbols[i : i + batch], keys[i : i + batch])
-            logp = logits.double().log_softmax(-1)
+            net_out = self.logits(symbols[i : i + batch], keys[i : i + batch])
+            if self.by_keys:  # the whole frame, key by key: exact, no escape
+                logp = self.frame_log_prob(net_out, *(t[i : i + batch] for t in target[:2]))
+            else:  # IGNORE (unseen frames, history) read chord 0: the escape's mix ignores it
+                chords = target[0][i : i + batch].clamp(min=0).unsqueeze(-1)
+                logp = net_out.double().log_softmax(-1).gather(-1, chords).squeeze(-1)
             for j, (s, a, p, q) in enumerate(spans[i : i + batch]):
-                tgt = codes[s + p : s + q].clamp(max=self.n_chords - 1)  # unseen frames: ignored by mix
-                chord[s + p : s + q] = logp[j, p - a : q - a].gather(1, tgt.unsqueeze(1)).squeeze(1)
-        return self.escape.mix(chord, x, codes).cpu()
+                out[s + p : s + q] = logp[j, p - a : q - a]
+        return (out if self.by_keys else self.escape.mix(out, x, codes)).cpu()
 
     # -- sampling ---------------------------------------------------------------------------
     @torch.no_grad()

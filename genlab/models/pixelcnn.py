@@ -238,17 +238,14 @@ class PixelCNN(GenerativeModel):
         if self.n_classes:
             by_class = torch.stack([self.log_prob_given(x, torch.full((len(x),), c)) for c in range(self.n_classes)], 1)
             return torch.logsumexp(by_class + self.log_class_prior.to(by_class.device), 1)
-        out = []
-        for batch in x.split(batch_size):
-            batch = batch.to(self.device)
-            out.append(self.obs.log_prob(self(batch).double(), batch.flatten(1)))
-        return torch.cat(out) if out else torch.zeros(0, dtype=torch.float64)
+        return self.log_prob_given(x, None, batch_size)
 
-    def log_prob_given(self, x: torch.Tensor, y: torch.Tensor, batch_size: int = 256) -> torch.Tensor:
-        """A class-conditional model's exact log p(x | y) per image, float64."""
+    def log_prob_given(self, x: torch.Tensor, y: torch.Tensor | None, batch_size: int = 256) -> torch.Tensor:
+        """Exact log p(x | y) per image, float64 (y None: an unconditional model's log p(x))."""
         out = []
-        for batch, labels in zip(x.split(batch_size), y.split(batch_size)):
+        for i, batch in enumerate(x.split(batch_size)):
             batch = batch.to(self.device)
+            labels = None if y is None else y[i * batch_size : (i + 1) * batch_size]
             out.append(self.obs.log_prob(self(batch, labels).double(), batch.flatten(1)))
         return torch.cat(out) if out else torch.zeros(0, dtype=torch.float64)
 
