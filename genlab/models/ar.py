@@ -60,10 +60,13 @@ class AdamWClipped:
 
     def train_dtype(self) -> torch.dtype:
         """What training multiplies in: ``train_dtype``, ``auto`` resolved on this device (bfloat16
-        where it has bf16 matrix units: AMX on a CPU, bf16 support on CUDA)."""
+        where it multiplies bf16 natively: AMX or AVX-512 BF16 on a CPU, bf16 support on CUDA)."""
         want = self.params.train_dtype
         if want == "auto":
-            fast = torch.cuda.is_bf16_supported() if self.device.type == "cuda" else torch.cpu._is_amx_tile_supported()
+            if self.device.type == "cuda":
+                fast = torch.cuda.is_bf16_supported()
+            else:
+                fast = torch.cpu._is_amx_tile_supported() or torch.cpu._is_avx512_bf16_supported()
             want = "bfloat16" if fast else "float32"
         return getattr(torch, want)
 
@@ -113,7 +116,7 @@ class AutoRegressive(AdamWClipped, SequenceModel):
             "(a MADE head, as RNN-NADE's NADE); `both`, the chord softmax with the keys head as its escape (every frame exact)")
         train_dtype: Literal["float32", "bfloat16", "auto"] = Field(
             "float32", description="what training multiplies in: `bfloat16` autocast (the loss, scoring and sampling stay "
-            "float32 or better), `auto`: bfloat16 where the device has bf16 matrix units (AMX on a CPU; CUDA), else float32")
+            "float32 or better), `auto`: bfloat16 where the device multiplies bf16 natively (a CPU with AMX or AVX-512 BF16; CUDA), else float32")
 
     def __init__(self, params: "AutoRegressive.Params", shape, n_levels):
         super().__init__(params, shape, n_levels)

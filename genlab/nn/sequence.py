@@ -7,6 +7,8 @@ scored and sampled without restarting."""
 
 from __future__ import annotations
 
+import sys
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -23,6 +25,44 @@ def rotate(x: torch.Tensor, pos: torch.Tensor) -> torch.Tensor:
     cos, sin = angle.cos().to(x.dtype), angle.sin().to(x.dtype)
     a, b = x[..., :half], x[..., half:]
     return torch.cat([a * cos - b * sin, a * sin + b * cos], dim=-1)
+
+
+LEVELS = 1 << 16  # a CPU dropout mask's resolution: 16 random bits an element
+
+
+def dropout(x: torch.Tensor, p: float, training: bool) -> torch.Tensor:
+    """Inverted dropout: each element zeroed with probability ``p``, the rest scaled by 1 / (1 - p).
+
+    On a CPU the mask is cut from 64-bit draws of torch's generator, three 16-bit pieces each
+    (its draws are uniform below 2^63, so the piece holding the top bit is left out): one draw
+    for three elements instead of ``bernoulli_``'s one each, which makes the whole operation 2 to
+    3 times faster than ``F.dropout`` (`make bench-levers`), with ``p`` rounded to a multiple of
+    1 / 65,536 (0.2 is 13,107 / 65,536). Other devices use ``F.dropout``. Seeded runs repeat."""
+    if not training or p == 0:
+        return x
+    if x.device.type != "cpu":
+        return F.dropout(x, p, True)
+    dropped = round(p * LEVELS)
+    n = x.numel()
+    draws = torch.empty(-(-n // 3), dtype=torch.int64).random_()
+    pieces = draws.view(torch.int16).view(-1, 4)  # the top bit is in the last piece, or the first if big-endian
+    pieces = pieces[:, :3] if sys.byteorder == "little" else pieces[:, 1:]
+    keep = pieces.reshape(-1)[:n].view(x.shape) >= dropped - LEVELS // 2
+    return x * keep.to(x.dtype).mul_(LEVELS / (LEVELS - dropped))
+
+
+class Dropout(nn.Module):
+    """``dropout`` as a layer: active in training mode."""
+
+    def __init__(self, p: float):
+        super().__init__()
+        self.p = p
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return dropout(x, self.p, self.training)
+
+    def extra_repr(self) -> str:
+        return f"p={self.p}"
 
 
 def band(queries: torch.Tensor, keys: torch.Tensor, span: int) -> torch.Tensor:
@@ -53,11 +93,14 @@ class Attention(nn.Module):
         T = x.shape[1]
         pos = torch.arange(T, device=x.device)
         q, k, v = self.split(x, pos)
-        drop = self.dropout if self.training else 0.0
-        if T <= self.span:
-            y = F.scaled_dot_product_attention(q, k, v, dropout_p=drop, is_causal=True)
+        mask = band(pos, pos, self.span)
+        if self.training and self.dropout > 0 and x.device.type == "cpu":  # the weights, dropped as ``dropout`` drops
+            weights = (q @ k.transpose(-1, -2) * q.shape[-1] ** -0.5).masked_fill(~mask, float("-inf")).softmax(-1)
+            y = dropout(weights, self.dropout, True) @ v
+        elif T <= self.span:
+            y = F.scaled_dot_product_attention(q, k, v, dropout_p=self.dropout if self.training else 0.0, is_causal=True)
         else:
-            y = F.scaled_dot_product_attention(q, k, v, attn_mask=band(pos, pos, self.span), dropout_p=drop)
+            y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=self.dropout if self.training else 0.0)
         return self.merge(y)
 
     def stream(self, x: torch.Tensor, ring: dict) -> torch.Tensor:
@@ -92,8 +135,8 @@ class Block(nn.Module):
         super().__init__()
         self.ln1, self.ln2 = nn.LayerNorm(width), nn.LayerNorm(width)
         self.attn = Attention(width, heads, dropout, span)
-        self.mlp = nn.Sequential(nn.Linear(width, 4 * width), nn.GELU(), nn.Linear(4 * width, width), nn.Dropout(dropout))
-        self.drop = nn.Dropout(dropout)
+        self.mlp = nn.Sequential(nn.Linear(width, 4 * width), nn.GELU(), nn.Linear(4 * width, width), Dropout(dropout))
+        self.drop = Dropout(dropout)
 
     def forward(self, x: torch.Tensor, ring: dict | None = None) -> torch.Tensor:
         a = self.attn(self.ln1(x)) if ring is None else self.attn.stream(self.ln1(x), ring)
@@ -110,7 +153,7 @@ class Transformer(nn.Module):
         super().__init__()
         self.span = span or p.context
         self.tok = nn.Embedding(n_inputs or vocab + 1, p.width)  # text: + the begin symbol
-        self.drop = nn.Dropout(p.dropout)
+        self.drop = Dropout(p.dropout)
         self.blocks = nn.ModuleList(Block(p.width, p.heads, p.dropout, self.span) for _ in range(p.layers))
         self.ln = nn.LayerNorm(p.width)
         self.head = nn.Linear(p.width, vocab, bias=False)

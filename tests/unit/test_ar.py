@@ -118,10 +118,11 @@ def test_bf16_training_steps_leave_scoring_in_float64(monkeypatch):
     assert seen == [True] and torch.isfinite(out["loss"])
     assert all(p.dtype == torch.float32 for p in m.parameters())
     assert m.eval().log_prob_stream(torch.tensor([1, 2, 3]), torch.zeros(0, dtype=torch.long)).dtype == torch.float64
-    monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: False)
-    assert AutoRegressive(AutoRegressive.Params(**{**TINY_AR, "train_dtype": "auto"}), (), 5).train_dtype() == torch.float32
-    monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: True)
-    assert AutoRegressive(AutoRegressive.Params(**{**TINY_AR, "train_dtype": "auto"}), (), 5).train_dtype() == torch.bfloat16
+    auto = lambda: AutoRegressive(AutoRegressive.Params(**{**TINY_AR, "train_dtype": "auto"}), (), 5).train_dtype()
+    for amx, avx512_bf16, want in [(False, False, torch.float32), (True, False, torch.bfloat16), (False, True, torch.bfloat16)]:
+        monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: amx)
+        monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: avx512_bf16)
+        assert auto() == want, (amx, avx512_bf16)
     assert AutoRegressive(AutoRegressive.Params(**TINY_AR), (), 5).train_dtype() == torch.float32  # the default
 
 
@@ -166,3 +167,48 @@ def test_the_keys_head_decides_each_key_from_the_keys_below_it_only():
     index = (draws.long() * (2 ** torch.arange(6))).sum(1)
     freq = torch.bincount(index, minlength=64).double() / 20000
     assert (freq - p).abs().max() < 4 * (p * (1 - p) / 20000).sqrt().max() + 1e-3
+
+
+def test_dropout_zeroes_its_share_and_scales_the_rest():
+    """The CPU mask: 16 random bits an element, p = 0.2 rounded to 13,107 / 65,536; the kept
+    elements scaled by 65,536 / 52,429, the gradient the same mask; seeded draws repeat; eval mode
+    and p = 0 pass the input through."""
+    from genlab.nn.sequence import Dropout, dropout
+
+    x = torch.ones(1000, 301, requires_grad=True)
+    torch.manual_seed(0)
+    y = dropout(x, 0.2, True)
+    kept = y != 0
+    assert torch.all(y[kept] == 65536 / 52429)
+    share = 1 - kept.double().mean().item()
+    assert abs(share - 13107 / 65536) < 4 * (0.2 * 0.8 / x.numel()) ** 0.5  # 4 standard errors
+    assert abs(kept[:, 0].double().mean().item() - 0.8) < 0.06 and abs(kept[0].double().mean().item() - 0.8) < 0.12
+    y.sum().backward()
+    assert torch.equal(x.grad, y.detach())  # d(x * mask * scale)/dx = mask * scale
+    torch.manual_seed(0)
+    assert torch.equal(dropout(x, 0.2, True), y)
+    assert dropout(x, 0.2, False) is x and dropout(x, 0.0, True) is x
+    layer = Dropout(0.5).eval()
+    assert layer(x) is x and "p=0.5" in repr(layer)
+    assert dropout(torch.ones(7, dtype=torch.bfloat16), 0.5, True).dtype == torch.bfloat16
+
+
+def test_attention_dropout_drops_weights_and_keeps_the_band():
+    """Training with dropout, the attention weights are dropped (a seeded pass differs from the
+    pass without dropout and repeats itself); a key outside the span still changes nothing."""
+    from genlab.nn.sequence import Attention
+
+    torch.manual_seed(0)
+    attn = Attention(16, 2, 0.5, span=3)
+    x = torch.randn(2, 7, 16)
+    torch.manual_seed(1)
+    a = attn(x)
+    torch.manual_seed(1)
+    assert torch.equal(attn(x), a)
+    attn.dropout = 0.0
+    assert not torch.allclose(attn(x), a)
+    attn.dropout = 0.5
+    far = x.clone()
+    far[:, 0] += 1.0  # the first position is outside the span of the last three queries
+    torch.manual_seed(1)
+    assert torch.equal(attn(far)[:, 3:], a[:, 3:])
