@@ -3,10 +3,12 @@ against its reference in the same process (ratios, not absolute times, are the r
 
 Training: a 2048² matrix product and one training step of the text benchmark's Transformer
 (4 x 256, windows of 128, 32 a step) in float32 and under bf16 autocast, with and without
-dropout, with the attention span as a mask and without. Sampling: one decoding step's attention
-over a full key-value ring through the fused kernel and through plain products, and 1,000 x 500
-characters decoded all at once and in groups of ``AutoRegressive.DECODE_ROWS``, at spans 128 and
-64. Writes bench/text/levers.md.
+dropout, with the attention span as a mask and without; a dropout mask drawn by torch's
+``F.dropout`` (``bernoulli_``) and by genlab's (16-bit pieces of 64-bit draws). Sampling: one
+decoding step's attention over a full key-value ring through the fused kernel and through plain
+products, and 1,000 x 500 characters decoded all at once and in groups of
+``AutoRegressive.DECODE_ROWS``, at spans 128 and 64. Writes bench/text/levers-<kind>.md, one
+record per kind of CPU (``cpu_kind``: how it multiplies bf16), so that each kind's stays.
 """
 
 from __future__ import annotations
@@ -21,11 +23,21 @@ import torch.nn.functional as F
 from bench.results import write_results
 from genlab import cli
 from genlab.models.ar import AutoRegressive
+from genlab.nn.sequence import dropout
 from genlab.report.markdown import md_table
 
 HERE = Path(__file__).resolve().parent / "text"
 BENCH = dict(context=128, layers=4, width=256, heads=4)  # bench/text/params.yaml's ar
 VOCAB = 66
+DROPOUT = 0.2  # bench/text/params.yaml's ar.dropout
+
+
+def cpu_kind() -> str:
+    """How this CPU multiplies bf16, which decides what bf16 autocast gives: ``amx`` (matrix
+    tiles), ``avx512-bf16`` (vector dot products), else ``no-bf16`` (emulated: slower than float32)."""
+    if torch.cpu._is_amx_tile_supported():
+        return "amx"
+    return "avx512-bf16" if torch.cpu._is_avx512_bf16_supported() else "no-bf16"
 
 
 def timed(fn, repeat: int) -> float:
@@ -53,14 +65,27 @@ def matmul() -> list[list[str]]:
 def training_steps() -> list[list[str]]:
     rows, windows = [], torch.randint(0, VOCAB - 1, (32, BENCH["context"]))
     for dtype in ("float32", "bfloat16"):
-        for dropout in (0.0, 0.1):
+        for p in (0.0, DROPOUT):
             for span in (BENCH["context"], BENCH["context"] // 2):
                 torch.manual_seed(0)
-                m = AutoRegressive(AutoRegressive.Params(**BENCH, dropout=dropout, span=span, train_dtype=dtype), (), VOCAB)
+                m = AutoRegressive(AutoRegressive.Params(**BENCH, dropout=p, span=span, train_dtype=dtype), (), VOCAB)
                 opts = m.make_optimizers()
                 s = timed(lambda: m.train_step((windows,), opts), 3)
-                rows.append([f"training step, {dtype}, dropout {dropout:g}, span {span}",
+                rows.append([f"training step, {dtype}, dropout {p:g}, span {span}",
                              f"{s * 1000:,.0f} ms ({windows.numel() / s:,.0f} characters/s)"])
+    return rows
+
+
+def masks() -> list[list[str]]:
+    """One dropout mask applied to a training step's attention weights (32 x 4 x 128 x 128) and to
+    its residual stream (32 x 128 x 256), in float32 and bf16: torch's against genlab's."""
+    rows = []
+    for shape in ((32, 4, 128, 128), (32, 128, 256)):
+        for dtype in (torch.float32, torch.bfloat16):
+            x = torch.randn(shape, dtype=dtype)
+            name = f"{' x '.join(map(str, shape))}, {str(dtype).removeprefix('torch.')}"
+            rows.append([f"dropout {DROPOUT:g} of {name}, F.dropout", f"{timed(lambda: F.dropout(x, DROPOUT, True), 10) * 1000:.2f} ms"])
+            rows.append([f"dropout {DROPOUT:g} of {name}, genlab", f"{timed(lambda: dropout(x, DROPOUT, True), 10) * 1000:.2f} ms"])
     return rows
 
 
@@ -92,13 +117,15 @@ def main(args: argparse.Namespace) -> None:
     start = time.perf_counter()
     sections = []
     for title, part in [("Matrix products", matmul), ("Training steps (the text benchmark's Transformer)", training_steps),
+                        ("Dropout masks", masks),
                         ("Attention of one decoding step", attention), ("Sampling (random weights, the benchmark's size)", sampling)]:
         table = md_table(["what", "measured"], part(), cell=str)
         print(f"## {title}\n{table}", flush=True)
         sections.append((title, table))
-    write_results(HERE / "levers.md", "Text `ar`: what each speed lever gives (`make bench-levers`)", "python -m bench.levers",
-                  sections, time.perf_counter() - start)
-    print(f"results in {HERE / 'levers.md'}")
+    path = HERE / f"levers-{cpu_kind()}.md"
+    write_results(path, f"Text `ar`: what each speed lever gives on a CPU of kind `{cpu_kind()}` (`make bench-levers`)",
+                  "python -m bench.levers", sections, time.perf_counter() - start)
+    print(f"results in {path}")
 
 
 if __name__ == "__main__":

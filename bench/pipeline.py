@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import platform
 import time
@@ -95,12 +96,47 @@ def sampling_table(folder: Path, run: dict) -> str | None:
     return md_table(["model", "samples drawn (x samplers)", "seconds", "samples per second"], rows, cell=str) if rows else None
 
 
+def val_curve(live_dir: Path) -> list[float]:
+    """The validation loss after each epoch that DVCLive logged in ``live_dir`` (its one val/ curve)."""
+    files = sorted((live_dir / "plots" / "metrics" / "val").glob("*.tsv"))
+    if not files:
+        return []
+    lines = files[0].read_text().splitlines()[1:]  # header: step, name
+    return [float(line.split("\t")[1]) for line in lines if line.strip()]
+
+
+def training_table(folder: Path, run: dict) -> str | None:
+    """For each model trained by gradient steps (``folder``/models/<model>/train.json with a
+    validation loss): its epochs, the best epoch and validation loss (what the checkpoint is
+    chosen by), the validation loss after the last epoch, its training dtype and seconds; None
+    when no model was trained so."""
+    rows = []
+    for stage, seconds in run["seconds"].items():
+        if not stage.startswith("train@"):
+            continue
+        model = stage.split("@", 1)[1]
+        try:
+            summary = json.loads((folder / paths.model_dir(model) / "train.json").read_text())
+        except (OSError, ValueError):
+            continue
+        if summary.get("best_val_loss") is None:
+            continue
+        curve = val_curve(folder / paths.model_dir(model) / "live")
+        rows.append([model, str(summary["epochs"]), str(summary["best_epoch"]), f"{summary['best_val_loss']:.4f}",
+                     f"{curve[-1]:.4f}" if curve else "", str(summary.get("train_dtype", "")), f"{seconds:,.1f}"])
+    header = ["model", "epochs", "best epoch", "best val loss", "last val loss", "train dtype", "seconds"]
+    return md_table(header, rows, cell=str) if rows else None
+
+
 def results_sections(folder: Path, run: dict) -> list[tuple[str, str]]:
     """A pipeline benchmark's tables for its results file: the summary stage's table
-    (``folder``/metrics/summary.md, what it printed), the wall time of each stage and each
-    model's samples per second."""
+    (``folder``/metrics/summary.md, what it printed), the wall time of each stage, each gradient-
+    trained model's validation (the checkpoint is chosen on it) and each model's samples per second."""
     sections = [("Metrics (metrics/summary.md)", (folder / paths.SUMMARY_MD).read_text()),
                 ("Wall time per stage (run.json)", stage_table(run))]
+    training = training_table(folder, run)
+    if training:
+        sections.append(("Training (models/<model>/train.json, validation loss per DVCLive)", training))
     sampling = sampling_table(folder, run)
     return sections + ([("Sampling speed (generate stages)", sampling)] if sampling else [])
 

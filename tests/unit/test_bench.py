@@ -137,6 +137,24 @@ def test_pipeline_results_sections(tmp_path):
     assert "| vae | 1,000 x 2 | 4.0 | 500.0 |" in sampling and "| gan | 1,000 x 1 | 0.5 | 2,000.0 |" in sampling
 
 
+def test_pipeline_results_show_each_gradient_models_validation(tmp_path):
+    """The training table: best epoch and validation loss from train.json, the last epoch's from
+    DVCLive's curve; a model fitted in closed form (no validation loss) has no row."""
+    from bench.pipeline import training_table
+
+    (tmp_path / "models" / "ar" / "live" / "plots" / "metrics" / "val").mkdir(parents=True)
+    (tmp_path / "models" / "ar" / "live" / "plots" / "metrics" / "val" / "nll.tsv").write_text(
+        "step\tnll\n0\t2.5\n1\t1.39912\n2\t1.40871\n")
+    (tmp_path / "models" / "ar" / "train.json").write_text(
+        '{"best_epoch": 2, "best_val_loss": 1.39912, "epochs": 3, "steps": 30, "train_dtype": "bfloat16"}')
+    (tmp_path / "models" / "markov").mkdir()
+    (tmp_path / "models" / "markov" / "train.json").write_text("{}")
+    run = {"seconds": {"train@markov": 0.4, "train@ar": 3085.5, "generate@ar": 23.2}}
+    table = training_table(tmp_path, run)
+    assert "| ar | 3 | 2 | 1.3991 | 1.4087 | bfloat16 | 3,085.5 |" in table and "markov" not in table
+    assert training_table(tmp_path, {"seconds": {"train@markov": 0.4}}) is None
+
+
 def test_resume_keeps_the_committed_record(tmp_path):
     """`make bench-resume` starts afresh in its folder, but for its results.md."""
     from bench.resume import clear
@@ -183,3 +201,15 @@ def test_unlabelled_bench_crops_and_checks():
     assert "| independent fid / real fid (>= 5) | 6.7 |" in table
     assert "| vae fid < independent fid | True (1 < 10) |" in table and "| gan fid < independent fid | False (12 < 10) |" in table
     assert unlabelled.spearman([1, 2, 3], [10, 30, 20]) == 0.5
+
+
+def test_levers_record_is_named_by_how_the_cpu_multiplies_bf16(monkeypatch):
+    """bench-levers keeps one record per kind of CPU: AMX first, then AVX-512 BF16, else none."""
+    import torch
+
+    from bench.levers import cpu_kind
+
+    for amx, avx, kind in [(True, True, "amx"), (False, True, "avx512-bf16"), (False, False, "no-bf16")]:
+        monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: amx)
+        monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: avx)
+        assert cpu_kind() == kind
