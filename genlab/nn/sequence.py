@@ -42,7 +42,7 @@ def dropout(x: torch.Tensor, p: float, training: bool) -> torch.Tensor:
         return x
     if x.device.type != "cpu":
         return F.dropout(x, p, True)
-    dropped = round(p * LEVELS)
+    dropped = min(round(p * LEVELS), LEVELS - 1)  # p just below 1 still keeps one level in 65,536
     n = x.numel()
     draws = torch.empty(-(-n // 3), dtype=torch.int64).random_()
     pieces = draws.view(torch.int16).view(-1, 4)  # the top bit is in the last piece, or the first if big-endian

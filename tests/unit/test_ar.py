@@ -191,6 +191,7 @@ def test_dropout_zeroes_its_share_and_scales_the_rest():
     layer = Dropout(0.5).eval()
     assert layer(x) is x and "p=0.5" in repr(layer)
     assert dropout(torch.ones(7, dtype=torch.bfloat16), 0.5, True).dtype == torch.bfloat16
+    assert torch.isfinite(dropout(x, 0.999999, True)).all()  # rounds to 65,535 / 65,536 dropped, never all
 
 
 def test_attention_dropout_drops_weights_and_keeps_the_band():
