@@ -84,8 +84,8 @@ def masks() -> list[list[str]]:
         for dtype in (torch.float32, torch.bfloat16):
             x = torch.randn(shape, dtype=dtype)
             name = f"{' x '.join(map(str, shape))}, {str(dtype).removeprefix('torch.')}"
-            rows.append([f"dropout {DROPOUT:g} of {name}, F.dropout", f"{timed(lambda: F.dropout(x, DROPOUT, True), 10) * 1000:.2f} ms"])
-            rows.append([f"dropout {DROPOUT:g} of {name}, genlab", f"{timed(lambda: dropout(x, DROPOUT, True), 10) * 1000:.2f} ms"])
+            for label, drop in (("F.dropout", F.dropout), ("genlab", dropout)):
+                rows.append([f"dropout {DROPOUT:g} of {name}, {label}", f"{timed(lambda: drop(x, DROPOUT, True), 10) * 1000:.2f} ms"])
     return rows
 
 

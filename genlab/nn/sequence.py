@@ -93,14 +93,15 @@ class Attention(nn.Module):
         T = x.shape[1]
         pos = torch.arange(T, device=x.device)
         q, k, v = self.split(x, pos)
-        mask = band(pos, pos, self.span)
-        if self.training and self.dropout > 0 and x.device.type == "cpu":  # the weights, dropped as ``dropout`` drops
+        drop = self.dropout if self.training else 0.0
+        if drop > 0 and x.device.type == "cpu":  # the weights, dropped as ``dropout`` drops
+            mask = band(pos, pos, self.span)
             weights = (q @ k.transpose(-1, -2) * q.shape[-1] ** -0.5).masked_fill(~mask, float("-inf")).softmax(-1)
-            y = dropout(weights, self.dropout, True) @ v
+            y = dropout(weights, drop, True) @ v
         elif T <= self.span:
-            y = F.scaled_dot_product_attention(q, k, v, dropout_p=self.dropout if self.training else 0.0, is_causal=True)
+            y = F.scaled_dot_product_attention(q, k, v, dropout_p=drop, is_causal=True)
         else:
-            y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=self.dropout if self.training else 0.0)
+            y = F.scaled_dot_product_attention(q, k, v, attn_mask=band(pos, pos, self.span), dropout_p=drop)
         return self.merge(y)
 
     def stream(self, x: torch.Tensor, ring: dict) -> torch.Tensor:
