@@ -17,6 +17,34 @@ from genlab.errors import GenlabError
 os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
 
 
+def skip_compiler_imports() -> None:
+    """PyTorch wraps some functions a stage calls (an optimiser's ``zero_grad``, ``add_param_group``,
+    ``state_dict``, ``load_state_dict``; the FLOP counter's ``__torch_dispatch__``) in
+    ``torch._disable_dynamo``, which on the first call imports the compiler (torch._dynamo, about a
+    second of the stage's start) only to mark the function as one not to compile. genlab compiles
+    nothing, so the mark is set here beforehand (the function itself, which the wrapper then calls
+    as it is) and the import never happens. Where PyTorch's wrapping differs, nothing changes."""
+    from torch.utils.flop_counter import _FlopCounterMode
+
+    wrapper = torch._disable_dynamo(lambda: None).__code__
+    for owner in (torch.optim.Optimizer, _FlopCounterMode):
+        for attr in vars(owner).values():
+            raw = getattr(attr, "__wrapped__", None)
+            if getattr(attr, "__code__", None) is wrapper and callable(raw) and not hasattr(raw, "__dynamo_disable"):
+                raw.__dynamo_disable = raw
+
+
+def deterministic() -> None:
+    """``torch.use_deterministic_algorithms(True)`` without the import of the compiler (torch._inductor,
+    over a second of every stage's start) that the public function makes to set the compiler's own
+    switch: genlab compiles nothing, so the switch in torch's core is set, and the compiler's too
+    where something has imported it already."""
+    if "torch._inductor.config" in sys.modules or not hasattr(torch._C, "_set_deterministic_algorithms"):
+        torch.use_deterministic_algorithms(True, warn_only=False)
+    else:
+        torch._C._set_deterministic_algorithms(True, warn_only=False)
+
+
 def setup(device: str, seed: int, precision: str = "highest") -> torch.device:
     """Seed every generator (the CPU's and every CUDA device's), ask for deterministic
     algorithms, set the float32 precision of CUDA matmuls and convolutions (``highest``: IEEE
@@ -26,7 +54,8 @@ def setup(device: str, seed: int, precision: str = "highest") -> torch.device:
     random.seed(seed)
     np.random.seed(seed % 2**32)
     torch.manual_seed(seed)  # seeds CUDA's default generators too
-    torch.use_deterministic_algorithms(True, warn_only=False)
+    deterministic()
+    skip_compiler_imports()
     keep_freed_memory()
     resolved = torch.device(resolve_device(device))
     if resolved.type == "cuda":

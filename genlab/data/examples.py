@@ -12,7 +12,6 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from sklearn.model_selection import train_test_split
 
 from genlab.config.sections import DataParams
 from genlab.data import noise, sources
@@ -37,6 +36,8 @@ def split_indices(n: int, y: np.ndarray | None, params: DataParams) -> dict[str,
             f"data: {n} examples are too few for val_fraction={params.val_fraction}, "
             f"test_fraction={params.test_fraction}"
         )
+    from sklearn.model_selection import train_test_split  # here: a second of imports that only preprocess needs
+
     try:
         rest, test = train_test_split(idx, test_size=n_test, random_state=params.seed, stratify=y)
         train, val = train_test_split(
@@ -64,6 +65,8 @@ def prepare_examples(params: DataParams, out_dir: str | Path) -> dict:
     else:  # the source brings its test split; validation comes out of its training part
         n_train = len(raw.x)
         n_val = max(1, round(n_train * params.val_fraction))
+        from sklearn.model_selection import train_test_split
+
         try:
             train, val = train_test_split(np.arange(n_train), test_size=n_val, random_state=params.seed, stratify=raw.y)
         except ValueError as exc:  # a class too small to stratify (a damaged label file, a tiny val_fraction)

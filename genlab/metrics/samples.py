@@ -6,6 +6,8 @@ features through an identity module so nothing is downloaded), precision and rec
 (Kynkäänniemi et al. 2019), density and coverage (Naeem et al. 2020), the classifier's
 Inception Score and the number of classes the samples cover. In pixel space, memorisation:
 the nearest-neighbour distance ratio and the exact-copy rate against the training images.
+torchmetrics and scikit-learn are imported by the functions that use them: seconds of the start
+of every stage that imports this module for something else (generate's ``histogram``, the GAN).
 """
 
 from __future__ import annotations
@@ -14,11 +16,7 @@ import warnings
 
 import numpy as np
 import torch
-from sklearn.neighbors import NearestNeighbors
 from torch import nn
-from torchmetrics.image.fid import FrechetInceptionDistance
-from torchmetrics.image.inception import InceptionScore
-from torchmetrics.image.kid import KernelInceptionDistance
 
 
 class _Given(nn.Module):
@@ -40,6 +38,8 @@ def _quiet(metric_class, **kwargs):
 
 
 def fid(real: torch.Tensor, fake: torch.Tensor) -> float:
+    from torchmetrics.image.fid import FrechetInceptionDistance
+
     metric = _quiet(FrechetInceptionDistance, feature=_Given(real.shape[1]), reset_real_features=True)
     metric.set_dtype(torch.float64)
     metric.update(real.double(), real=True)
@@ -62,6 +62,8 @@ def fid_stderr(real: torch.Tensor, fake: torch.Tensor, draws: int = 100, seed: i
 
 def kid(real: torch.Tensor, fake: torch.Tensor, subsets: int, generator_seed: int = 0) -> float:
     """Unbiased polynomial-kernel MMD^2, averaged over random subsets of half the smaller set."""
+    from torchmetrics.image.kid import KernelInceptionDistance
+
     subset_size = max(2, min(len(real), len(fake)) // 2)
     metric = _quiet(KernelInceptionDistance, feature=_Given(real.shape[1]), subsets=subsets, subset_size=subset_size)
     metric.update(real.double(), real=True)
@@ -74,6 +76,8 @@ def kid(real: torch.Tensor, fake: torch.Tensor, subsets: int, generator_seed: in
 
 def inception_score(logits: torch.Tensor) -> float:
     """exp E_x KL(p(y|x) || p(y)) in the classifier's predictions, one split."""
+    from torchmetrics.image.inception import InceptionScore
+
     metric = _quiet(InceptionScore, feature=_Given(logits.shape[1]), splits=1)
     metric.update(logits.double())
     with torch.random.fork_rng(), warnings.catch_warnings():
@@ -85,6 +89,8 @@ def inception_score(logits: torch.Tensor) -> float:
 
 def _kth_neighbour_radii(x: np.ndarray, k: int) -> np.ndarray:
     """Distance from each point to its k-th nearest neighbour in the same set (itself excluded)."""
+    from sklearn.neighbors import NearestNeighbors
+
     k = min(k, len(x) - 1)
     dist, _ = NearestNeighbors(n_neighbors=k + 1).fit(x).kneighbors(x)
     return dist[:, k]
@@ -115,6 +121,8 @@ def density_coverage(real: np.ndarray, fake: np.ndarray, k: int = 5) -> tuple[fl
 
 def memorisation(samples: torch.Tensor, train: torch.Tensor, test: torch.Tensor) -> dict:
     """Pixel space: median nearest-train distance of samples over that of test images, and exact copies."""
+    from sklearn.neighbors import NearestNeighbors
+
     flat = lambda t: t.reshape(len(t), -1).numpy().astype(np.float32)
     nn_train = NearestNeighbors(n_neighbors=1).fit(flat(train))
     d_samples = nn_train.kneighbors(flat(samples))[0][:, 0]

@@ -72,3 +72,27 @@ def test_preprocess_describes_each_kind_in_one_line(tmp_path):
     meta = prepare(DataParams(), tmp_path / "prep")
     assert modality.of(meta).describe(meta) == f"digits (1, 8, 8), 17 levels, labelled, 10 classes; train {meta['counts']['train']}, " \
         f"val {meta['counts']['val']}, test {meta['counts']['test']}"
+
+
+@pytest.mark.parametrize("n, channels, size, levels, nrow", [
+    (40, 1, 8, 17, 8), (1, 1, 8, 17, 8), (7, 3, 12, 256, 3), (5, 4, 40, 256, 2), (2, 2, 8, 2, 8), (9, 1, 28, 2, 4),
+])
+def test_an_image_grid_is_torchvisions_byte_for_byte(n, channels, size, levels, nrow):
+    """image_grid lays out what make_grid + to_pil_image did (padding 2, grey 0.5, grey images as
+    RGB, values truncated to bytes; one image alone without a border), without importing torchvision."""
+    import torch
+    import torch.nn.functional as F
+    from torchvision.transforms.functional import to_pil_image
+    from torchvision.utils import make_grid
+
+    from genlab.data.images import MIN_PIXELS, image_grid
+
+    gen = torch.Generator().manual_seed(n)
+    images = torch.randint(0, levels, (n, channels, size, size), generator=gen) + 0.37 * torch.rand(n, channels, size, size, generator=gen)
+    x = (images / (levels - 1)).clamp(0, 1)
+    if size < MIN_PIXELS:
+        x = F.interpolate(x, scale_factor=MIN_PIXELS // size, mode="nearest")
+    want = to_pil_image(make_grid(x, nrow=nrow, padding=2, pad_value=0.5))
+    got = image_grid(images, levels, nrow)
+    assert (got.mode, got.size) == (want.mode, want.size)
+    assert np.array_equal(np.asarray(got), np.asarray(want))
