@@ -494,14 +494,16 @@ def test_the_new_families_run_beside_the_vae_on_one_likelihood_scale(repo, env, 
 
 
 def test_the_digits_in_self_supervised_features_through_dvc(repo, env, reproduced):
-    """#26's run: `dvc exp run -S evaluate.features=self_supervised` trains the self-supervised
-    network, every image row (GAN's checkpoint choice included) is measured in its features, and
-    the metrics files say so."""
-    proc = sh(repo, env, "dvc", "exp", "run", "-S", "evaluate.features=self_supervised")
+    """#26's run, `dvc exp run -S evaluate.features=self_supervised`, for two models (every model's
+    evaluate reads the features through the same code): it trains the self-supervised network,
+    every image row (GAN's checkpoint choice included) is measured in its features, and the
+    metrics files say so."""
+    proc = exp_run(repo, env, "evaluate.features=self_supervised", "models=[vae,gan]")
     ran = stages_run(proc)
-    assert {"self_supervised", "train@gan", "evaluate@gan", "real"} <= ran and "classifier" not in ran
+    assert {"self_supervised", "train@gan", "evaluate@gan", "evaluate@vae", "real"} <= ran and "classifier" not in ran
+    assert not ran & {f"{s}@{m}" for s in ("train", "generate", "evaluate") for m in set(MODELS) - {"vae", "gan"}}
     assert (repo / "models" / "self_supervised" / "network.pt").exists()
-    for name in [*MODELS, "real"]:
+    for name in ["vae", "gan", "real"]:
         assert read(repo, name)["features"] == "self_supervised" and "inception_score" not in read(repo, name), name
     assert "fid_shuffled" in read(repo, "real")
     assert "self-supervised network's features" in (repo / "metrics" / "summary.md").read_text()
