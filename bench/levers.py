@@ -8,7 +8,7 @@ dropout, with the attention span as a mask and without; a dropout mask drawn by 
 decoding step's attention over a full key-value ring through the fused kernel and through plain
 products, and 1,000 x 500 characters decoded all at once and in groups of
 ``AutoRegressive.DECODE_ROWS``, at spans 128 and 64. Writes bench/text/levers-<kind>.md, one
-record per kind of CPU (``cpu_kind``: how it multiplies bf16), so that each kind's stays.
+record per kind of CPU (``genlab.runtime.cpu_bf16``: how it multiplies bf16), so that each kind's stays.
 """
 
 from __future__ import annotations
@@ -25,19 +25,12 @@ from genlab import cli
 from genlab.models.ar import AutoRegressive
 from genlab.nn.sequence import dropout
 from genlab.report.markdown import md_table
+from genlab.runtime import cpu_bf16
 
 HERE = Path(__file__).resolve().parent / "text"
 BENCH = dict(context=128, layers=4, width=256, heads=4)  # bench/text/params.yaml's ar
 VOCAB = 66
 DROPOUT = 0.2  # bench/text/params.yaml's ar.dropout
-
-
-def cpu_kind() -> str:
-    """How this CPU multiplies bf16, which decides what bf16 autocast gives: ``amx`` (matrix
-    tiles), ``avx512-bf16`` (vector dot products), else ``no-bf16`` (emulated: slower than float32)."""
-    if torch.cpu._is_amx_tile_supported():
-        return "amx"
-    return "avx512-bf16" if torch.cpu._is_avx512_bf16_supported() else "no-bf16"
 
 
 def timed(fn, repeat: int) -> float:
@@ -122,8 +115,9 @@ def main(args: argparse.Namespace) -> None:
         table = md_table(["what", "measured"], part(), cell=str)
         print(f"## {title}\n{table}", flush=True)
         sections.append((title, table))
-    path = HERE / f"levers-{cpu_kind()}.md"
-    write_results(path, f"Text `ar`: what each speed lever gives on a CPU of kind `{cpu_kind()}` (`make bench-levers`)",
+    kind = cpu_bf16()
+    path = HERE / f"levers-{kind}.md"
+    write_results(path, f"Text `ar`: what each speed lever gives on a CPU of kind `{kind}` (`make bench-levers`)",
                   "python -m bench.levers", sections, time.perf_counter() - start)
     print(f"results in {path}")
 

@@ -16,6 +16,7 @@ from bench.results import duration, stage_table, write_results
 from genlab import paths
 from genlab.config.params import load_params
 from genlab.io import atomic_file, write_json
+from genlab.report.collect import read_tsv
 from genlab.report.markdown import md_table
 from genlab.runtime import resolve_device
 from stages import classifier, evaluate, generate, preprocess, self_supervised, summary, train
@@ -99,10 +100,7 @@ def sampling_table(folder: Path, run: dict) -> str | None:
 def val_curve(live_dir: Path) -> list[float]:
     """The validation loss after each epoch that DVCLive logged in ``live_dir`` (its one val/ curve)."""
     files = sorted((live_dir / "plots" / "metrics" / "val").glob("*.tsv"))
-    if not files:
-        return []
-    lines = files[0].read_text().splitlines()[1:]  # header: step, name
-    return [float(line.split("\t")[1]) for line in lines if line.strip()]
+    return [value for _, value in read_tsv(files[0].read_bytes())[1]] if files else []
 
 
 def training_table(folder: Path, run: dict) -> str | None:

@@ -17,6 +17,14 @@ from genlab.errors import GenlabError
 os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
 
 
+def cpu_bf16() -> str:
+    """How this CPU multiplies bf16: ``amx`` (matrix tiles), ``avx512-bf16`` (vector dot products),
+    else ``no-bf16`` (emulated: slower than float32)."""
+    if torch.cpu._is_amx_tile_supported():
+        return "amx"
+    return "avx512-bf16" if torch.cpu._is_avx512_bf16_supported() else "no-bf16"
+
+
 def skip_compiler_imports() -> None:
     """PyTorch wraps some functions a stage calls (an optimiser's ``zero_grad``, ``add_param_group``,
     ``state_dict``, ``load_state_dict``; the FLOP counter's ``__torch_dispatch__``) in

@@ -45,6 +45,7 @@ from genlab.models.base import MusicModel, SequenceModel
 from genlab.nn.discrete import draw
 from genlab.nn.optim import check_finite, make_adam
 from genlab.nn.sequence import NETS, FrameHead
+from genlab.runtime import cpu_bf16
 
 
 class AdamWClipped:
@@ -66,7 +67,7 @@ class AdamWClipped:
             if self.device.type == "cuda":
                 fast = torch.cuda.is_bf16_supported()
             else:
-                fast = torch.cpu._is_amx_tile_supported() or torch.cpu._is_avx512_bf16_supported()
+                fast = cpu_bf16() != "no-bf16"
             want = "bfloat16" if fast else "float32"
         return getattr(torch, want)
 

@@ -207,9 +207,9 @@ def test_levers_record_is_named_by_how_the_cpu_multiplies_bf16(monkeypatch):
     """bench-levers keeps one record per kind of CPU: AMX first, then AVX-512 BF16, else none."""
     import torch
 
-    from bench.levers import cpu_kind
+    from genlab.runtime import cpu_bf16
 
     for amx, avx, kind in [(True, True, "amx"), (False, True, "avx512-bf16"), (False, False, "no-bf16")]:
         monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: amx)
         monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: avx)
-        assert cpu_kind() == kind
+        assert cpu_bf16() == kind
