@@ -143,7 +143,7 @@ bench-text: install
 bench-music: install
 	$(RUN) python -m bench.music
 
-# What each speed lever of the text `ar` gives here: bf16, dropout and its mask, span, one-query attention, decoding groups (bench/levers.py; bench/text/levers-<kind of CPU>.md).
+# What each speed lever of the text `ar` gives here: bf16, dropout and its mask, span, one-query attention, decoding groups, model size (bench/levers.py; bench/text/levers-<kind of CPU>.md).
 bench-levers: install
 	$(RUN) python -m bench.levers
 

@@ -7,7 +7,9 @@ dropout, with the attention span as a mask and without; a dropout mask drawn by 
 ``F.dropout`` (``bernoulli_``) and by genlab's (16-bit pieces of 64-bit draws). Sampling: one
 decoding step's attention over a full key-value ring through the fused kernel and through plain
 products, and 1,000 x 500 characters decoded all at once and in groups of
-``AutoRegressive.DECODE_ROWS``, at spans 128 and 64. Writes bench/text/levers-<kind>.md, one
+``AutoRegressive.DECODE_ROWS``, at spans 128 and 64. Model sizes: the two halves of the text bar
+(an hour of training, 30 s of sampling) against the size, a bf16-where-native training step and
+1,000 x 500 characters of float32 sampling for a few sizes beside the benchmark's. Writes bench/text/levers-<kind>.md, one
 record per kind of CPU (``genlab.runtime.cpu_bf16``: how it multiplies bf16), so that each kind's stays.
 """
 
@@ -106,13 +108,40 @@ def sampling() -> list[list[str]]:
     return rows
 
 
+SIZES = [(4, 256), (4, 192), (3, 256), (3, 192)]  # (layers, width); the first is the benchmark's
+
+
+def sizes() -> list[list[str]]:
+    """Per size (span 64, dropout 0.2, 4 heads, as the benchmark): parameters, a training step as
+    `make bench-text` takes it (``train_dtype: auto``), an epoch of 246 such steps, and 1,000 x 500
+    characters of sampling in float32 (random weights, ``DECODE_ROWS`` as the stage decodes)."""
+    rows, windows = [], torch.randint(0, VOCAB - 1, (32, BENCH["context"]))
+    for layers, width in SIZES:
+        torch.manual_seed(0)
+        p = AutoRegressive.Params(**{**BENCH, "layers": layers, "width": width}, dropout=DROPOUT, span=64, train_dtype="auto")
+        m = AutoRegressive(p, (), VOCAB)
+        opts = m.make_optimizers()
+        step = timed(lambda: m.train_step((windows,), opts), 3)
+        m.eval()
+        start = time.perf_counter()
+        m.sample_stream(1000, 500, torch.Generator().manual_seed(0))
+        drawn = time.perf_counter() - start
+        rows.append([f"{layers} x {width}", f"{sum(t.numel() for t in m.parameters()) / 1e6:.2f} M",
+                     f"{step * 1000:,.0f} ms", f"{step * 246:,.0f} s", f"{drawn:.1f} s"])
+    return rows
+
+
 def main(args: argparse.Namespace) -> None:
     start = time.perf_counter()
     sections = []
-    for title, part in [("Matrix products", matmul), ("Training steps (the text benchmark's Transformer)", training_steps),
-                        ("Dropout masks", masks),
-                        ("Attention of one decoding step", attention), ("Sampling (random weights, the benchmark's size)", sampling)]:
-        table = md_table(["what", "measured"], part(), cell=str)
+    for title, part, head in [
+        ("Matrix products", matmul, None), ("Training steps (the text benchmark's Transformer)", training_steps, None),
+        ("Dropout masks", masks, None),
+        ("Attention of one decoding step", attention, None), ("Sampling (random weights, the benchmark's size)", sampling, None),
+        ("Model sizes (span 64, dropout 0.2; the first is the benchmark's)", sizes,
+         ["layers x width", "parameters", "training step", "epoch (246 steps)", "1,000 x 500 characters sampled"]),
+    ]:
+        table = md_table(head or ["what", "measured"], part(), cell=str)
         print(f"## {title}\n{table}", flush=True)
         sections.append((title, table))
     kind = cpu_bf16()
