@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Sequence
 
+import numpy as np
 import torch
 
 from genlab import paths
@@ -99,12 +100,22 @@ def write_figures(model: GenerativeModel, meta: dict, out: Path) -> list[str]:
     return written
 
 
+def write_text(out: Path, codes: np.ndarray, vocab: Vocab, shown: str, temperature: float) -> list[str]:
+    """samples.npz (``x``: (n, length) codes, the prompt excluded) and samples.txt, every sample
+    under a header line, ``shown`` (the prompt) first; the files written."""
+    write_npz(out / paths.SAMPLES_FILE, x=codes.astype(vocab.dtype()))
+    with atomic_file(out / paths.SAMPLES_TEXT_FILE) as tmp:
+        with open(tmp, "w", encoding="utf-8") as fh:
+            for i, s in enumerate(codes, 1):
+                fh.write(f"=== sample {i} of {len(codes)} (temperature {temperature:g}) ===\n{shown}{vocab.decode(s)}\n\n")
+    return [paths.SAMPLES_FILE, paths.SAMPLES_TEXT_FILE]
+
+
 @torch.no_grad()
 def generate_text(
     model: SequenceModel, data: Prepared, params: GenerateParams, generator: torch.Generator, out: Path, chunk: int = 1000
 ) -> dict:
-    """samples.npz (``x``: (n_samples, length) codes, the prompt excluded) and samples.txt, every
-    sample under a header line, prompt first; plus the model's figures."""
+    """samples.npz and samples.txt (``write_text``); plus the model's figures."""
     meta = data.meta
     vocab = Vocab.of_meta(meta)
     prompt = torch.from_numpy(vocab.encode(params.prompt))
@@ -113,13 +124,8 @@ def generate_text(
         model.sample_stream(min(chunk, n - i), params.length, generator, params.temperature, prompt).cpu()
         for i in range(0, n, chunk)
     ])
-    write_npz(out / paths.SAMPLES_FILE, x=samples.numpy().astype(vocab.dtype()))
-    shown = vocab.decode(prompt.numpy())
-    with atomic_file(out / paths.SAMPLES_TEXT_FILE) as tmp:
-        with open(tmp, "w", encoding="utf-8") as fh:
-            for i, s in enumerate(samples.numpy()):
-                fh.write(f"=== sample {i + 1} of {n} (temperature {params.temperature:g}) ===\n{shown}{vocab.decode(s)}\n\n")
-    return {"n_samples": n, "files": [paths.SAMPLES_FILE, paths.SAMPLES_TEXT_FILE, *write_figures(model, meta, out)]}
+    written = write_text(out, samples.numpy(), vocab, vocab.decode(prompt.numpy()), params.temperature)
+    return {"n_samples": n, "files": [*written, *write_figures(model, meta, out)]}
 
 
 N_AUDIO = 4  # samples rendered as WAV
@@ -127,30 +133,40 @@ AUDIO_SECONDS = 30.0  # at most, each
 ROLLS_SHOWN = 16  # piano rolls in samples.png, at most
 
 
+def write_music(out: Path, rolls: np.ndarray, steps: int, shown: int, pieces: Sequence[np.ndarray] | None = None) -> list[str]:
+    """samples.npz (``x``: the (n, length, K) uint8 piano rolls), every piece as a MIDI file
+    (midi/sample_0001.mid, ...), WAV audio of the first ``N_AUDIO`` (audio/sample_0001.wav, ...;
+    sine tones, at most ``AUDIO_SECONDS`` each) and samples.png (the first ``shown`` pieces'
+    first 128 frames), played at ``steps`` frames per quarter note and 120 quarter notes a
+    minute. The pieces are the rolls unless given (a primer before each sample, say); the files
+    written."""
+    pieces = rolls if pieces is None else pieces
+    n = len(rolls)
+    write_npz(out / paths.SAMPLES_FILE, x=rolls)
+    (out / "midi").mkdir()
+    (out / "audio").mkdir()
+    width = len(str(n))
+    for i, roll in enumerate(pieces, 1):
+        midi.write_midi(roll, out / "midi" / f"sample_{i:0{width}d}.mid", steps)
+    for i, roll in enumerate(pieces[:N_AUDIO], 1):
+        midi.write_wav(out / "audio" / f"sample_{i:0{width}d}.wav", roll, steps, max_seconds=AUDIO_SECONDS)
+    midi.pianoroll_grid(pieces[:shown], ncol=min(4, shown)).save(out / "samples.png", format="png")
+    return [paths.SAMPLES_FILE, f"midi/ ({n} files)", f"audio/ ({min(n, N_AUDIO)} files)", "samples.png"]
+
+
 @torch.no_grad()
 def generate_music(
     model: MusicModel, data: Prepared, params: GenerateParams, generator: torch.Generator, out: Path, chunk: int = 1000
 ) -> dict:
-    """samples.npz (``x``: (n_samples, length, K) uint8 piano rolls), every sample as a MIDI file
-    (midi/sample_0001.mid, ...), samples.png (the first rolls' first 128 frames) and WAV audio of
-    the first few samples (audio/sample_0001.wav, ...; sine tones, at most 30 s each), played at
-    ``steps_per_beat`` frames per quarter note and 120 quarter notes a minute."""
-    n, steps = params.n_samples, int(data.meta.get("steps_per_beat", 1))
+    """Piano rolls written by ``write_music``, at the data's ``steps_per_beat``; samples.png shows
+    at most ``params.grid_size`` and ``ROLLS_SHOWN``."""
+    n = params.n_samples
     samples = torch.cat([
         model.sample_pieces(min(chunk, n - i), params.length, generator, params.temperature).cpu()
         for i in range(0, n, chunk)
     ]).numpy()
-    write_npz(out / paths.SAMPLES_FILE, x=samples)
-    (out / "midi").mkdir()
-    (out / "audio").mkdir()
-    width = len(str(n))
-    for i, roll in enumerate(samples, 1):
-        midi.write_midi(roll, out / "midi" / f"sample_{i:0{width}d}.mid", steps)
-    for i, roll in enumerate(samples[:N_AUDIO], 1):
-        midi.write_wav(out / "audio" / f"sample_{i:0{width}d}.wav", roll, steps, max_seconds=AUDIO_SECONDS)
-    shown = min(params.grid_size, ROLLS_SHOWN, n)
-    midi.pianoroll_grid(samples[:shown], ncol=min(4, shown)).save(out / "samples.png", format="png")
-    return {"n_samples": n, "files": [paths.SAMPLES_FILE, f"midi/ ({n} files)", f"audio/ ({min(n, N_AUDIO)} files)", "samples.png"]}
+    files = write_music(out, samples, int(data.meta.get("steps_per_beat", 1)), min(params.grid_size, ROLLS_SHOWN, n))
+    return {"n_samples": n, "files": files}
 
 
 # -- what writes the samples of each kind of data --------------------------------------

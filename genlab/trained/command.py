@@ -27,7 +27,6 @@ from genlab import paths
 from genlab.errors import GenlabError
 
 PIPELINE_FOLDERS = ("data", "models", "samples", "metrics")  # the pipeline's outputs: never written here
-N_AUDIO = 4
 
 
 def sample_parser(sub) -> argparse.ArgumentParser:
@@ -101,30 +100,17 @@ def sample(args: argparse.Namespace) -> None:
             import numpy as np
 
             from genlab.data.text import Vocab
+            from genlab.evaluation.generate import write_text
 
             vocab = Vocab.of_meta(trained.meta)
-            write_npz(tmp / paths.SAMPLES_FILE, x=np.stack([vocab.encode(s) for s in x]).astype(vocab.dtype()))
-            with open(tmp / paths.SAMPLES_TEXT_FILE, "w", encoding="utf-8") as fh:
-                for i, s in enumerate(x, 1):
-                    fh.write(f"=== sample {i} of {len(x)} (temperature {args.temperature:g}) ===\n{prompt}{s}\n\n")
-            files = [paths.SAMPLES_TEXT_FILE, paths.SAMPLES_FILE]
+            files = write_text(tmp, np.stack([vocab.encode(s) for s in x]), vocab, prompt, args.temperature)
         elif trained.kind == "music":
             import numpy as np
 
-            from genlab.data import midi
+            from genlab.evaluation.generate import ROLLS_SHOWN, write_music
 
-            steps = int(trained.meta.get("steps_per_beat", 1))
-            write_npz(tmp / paths.SAMPLES_FILE, x=x)
-            (tmp / "midi").mkdir()
-            (tmp / "audio").mkdir()
-            width = len(str(len(x)))
             pieces = x if primer is None else [np.concatenate([primer, roll]) for roll in x]  # the primer, then the sample
-            for i, roll in enumerate(pieces, 1):
-                midi.write_midi(roll, tmp / "midi" / f"sample_{i:0{width}d}.mid", steps)
-            for i, roll in enumerate(pieces[:N_AUDIO], 1):
-                midi.write_wav(tmp / "audio" / f"sample_{i:0{width}d}.wav", roll, steps, max_seconds=30.0)
-            midi.pianoroll_grid(pieces[:16], ncol=min(4, len(x))).save(tmp / "samples.png", format="png")
-            files = ["midi/", "audio/", "samples.png", paths.SAMPLES_FILE]
+            files = write_music(tmp, x, int(trained.meta.get("steps_per_beat", 1)), min(ROLLS_SHOWN, len(x)), pieces)
         elif trained.kind == "continuous":
             write_npz(tmp / paths.SAMPLES_FILE, x=x)
             with open(tmp / "samples.csv", "w") as fh:
