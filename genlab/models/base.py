@@ -185,6 +185,15 @@ class GenerativeModel(Trainable):
         """Whether the model is of p(x | class) (``conditional: true``; labelled images)."""
         return bool(getattr(self.params, "conditional", False))
 
+    def add_class_prior(self) -> None:
+        """A class-conditional model's p(y), the buffer ``log_class_prior`` (float64; uniform until
+        ``fit_class_prior``)."""
+        self.register_buffer("log_class_prior", torch.full((self.n_classes,), -math.log(self.n_classes), dtype=torch.float64))
+
+    def draw_classes(self, n: int, generator: torch.Generator) -> torch.Tensor:
+        """``n`` classes drawn from the model's p(y)."""
+        return draw(self.log_class_prior.expand(n, -1), generator)
+
     def fit_class_prior(self, labels: torch.Tensor) -> None:
         """A class-conditional model's p(y): the training labels' frequencies, into its ``log_class_prior``."""
         counts = torch.bincount(labels.long().cpu(), minlength=self.n_classes).double()
@@ -312,7 +321,7 @@ class PerClass(GenerativeModel):
             name = cls.__module__.rsplit(".", 1)[-1]
             raise GenlabError(f"{name}.conditional: one model per class of {self.n_classes} needs {size / 2**30:.1f} GiB "
                               f"of tables; set it to false or use fewer levels")
-        self.register_buffer("log_class_prior", torch.full((self.n_classes,), -math.log(self.n_classes), dtype=torch.float64))
+        self.add_class_prior()
 
     def fit(self, train, val) -> dict:
         (x, y), (vx, vy) = train, val
@@ -349,7 +358,7 @@ class PerClass(GenerativeModel):
     def sample(self, n: int, generator: torch.Generator, sampler: str | None = None, labels=None) -> torch.Tensor:
         """n draws of the classes ``labels``, or of classes drawn from p(y) first."""
         if labels is None:
-            labels = draw(self.log_class_prior.expand(n, -1), generator)
+            labels = self.draw_classes(n, generator)
         labels = torch.as_tensor(labels).long()
         out = torch.zeros((n, *self.shape), dtype=torch.uint8, device=self.device)
         for c, part in enumerate(self.parts):

@@ -15,7 +15,6 @@ checkpoints differ a lot. Samples are always drawn in eval mode. No likelihood.
 from __future__ import annotations
 
 import copy
-import math
 from typing import Literal
 
 import torch
@@ -29,7 +28,6 @@ from genlab.data.images import image_grid
 from genlab.errors import GenlabError
 from genlab.metrics.samples import fid
 from genlab.models.base import GenerativeModel
-from genlab.nn.discrete import draw
 from genlab.nn.nets import decoder, encoder, spectral_norm
 from genlab.nn.optim import check_finite, make_adam
 from genlab.runtime import world
@@ -119,7 +117,7 @@ class GAN(GenerativeModel):
         self.generator = Generator(p, self.shape, self.n_classes)
         if self.n_classes:
             self.discriminator = ProjectionDiscriminator(p, self.shape, self.n_classes, wrap)
-            self.register_buffer("log_class_prior", torch.full((self.n_classes,), -math.log(self.n_classes), dtype=torch.float64))
+            self.add_class_prior()
         else:
             self.discriminator = encoder(p.arch, self.shape, 1, list(p.hidden), p.conv_width, lambda: nn.LeakyReLU(0.2), wrap)
         self.ema_generator = copy.deepcopy(self.generator).requires_grad_(False)
@@ -217,7 +215,7 @@ class GAN(GenerativeModel):
         classes drawn from the training frequencies first."""
         self.eval()
         if self.n_classes and labels is None:
-            labels = draw(self.log_class_prior.expand(n, -1), generator)
+            labels = self.draw_classes(n, generator)
         z = torch.randn((n, self.params.latent_dim), generator=generator, device=generator.device).to(self.device)
         cond = (torch.as_tensor(labels, device=self.device).long(),) if self.n_classes else ()
         return self.quantize(self.ema_generator(z, *cond))

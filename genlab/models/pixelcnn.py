@@ -37,7 +37,6 @@ from genlab.config.schema import GradientParams
 from genlab.errors import GenlabError
 from genlab.models.base import GenerativeModel, nll_summary
 from genlab.nn import observations
-from genlab.nn.discrete import draw
 
 
 def _groups(n: int, channels: int) -> torch.Tensor:
@@ -172,7 +171,7 @@ class PixelCNN(GenerativeModel):
             self.class_h = nn.ModuleList(nn.Embedding(self.n_classes, 2 * p.width) for _ in range(p.layers))
             for e in [*self.class_v, *self.class_h]:
                 nn.init.zeros_(e.weight)
-            self.register_buffer("log_class_prior", torch.full((self.n_classes,), -math.log(self.n_classes), dtype=torch.float64))
+            self.add_class_prior()
         self.v_reach = p.layers * p.kernel_radius  # rows above that the vertical stack's last row sees
         self.h_reach = p.layers * p.kernel_radius  # columns to the left that the horizontal stack sees
 
@@ -263,7 +262,7 @@ class PixelCNN(GenerativeModel):
         stack on the columns it sees. Every draw comes from ``generator``. A class-conditional model
         draws the classes ``labels``, or classes from the training frequencies first."""
         if self.n_classes and labels is None:
-            labels = draw(self.log_class_prior.expand(n, -1), generator)
+            labels = self.draw_classes(n, generator)
         labels = None if labels is None else torch.as_tensor(labels).to(self.device).long()
         parts = [self._sample(min(batch_size, n - s), generator, y=None if labels is None else labels[s : s + batch_size])
                  for s in range(0, n, batch_size)]

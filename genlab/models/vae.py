@@ -28,7 +28,6 @@ from genlab.config.schema import GradientParams
 from genlab.errors import GenlabError
 from genlab.models.base import GenerativeModel, nll_summary
 from genlab.nn import observations
-from genlab.nn.discrete import draw
 from genlab.nn.nets import decoder, encoder
 
 LOG_2PI = math.log(2 * math.pi)
@@ -109,7 +108,7 @@ class VAE(GenerativeModel):
         if self.n_classes:  # q(z|x, y): the encoder's output shifted per class, from zero; p(y): training frequencies
             self.class_shift = torch.nn.Embedding(self.n_classes, 2 * p.latent_dim)
             torch.nn.init.zeros_(self.class_shift.weight)
-            self.register_buffer("log_class_prior", torch.full((self.n_classes,), -math.log(self.n_classes), dtype=torch.float64))
+            self.add_class_prior()
         bias = self.obs.initial_bias()
         if bias is not None:  # MLP decoders only (a Gaussian's values are never conv images)
             with torch.no_grad():
@@ -259,7 +258,7 @@ class VAE(GenerativeModel):
         """n draws; a class-conditional model's of the classes ``labels`` (n,), or, without them, of
         classes drawn from the training frequencies first."""
         if self.n_classes and labels is None:
-            labels = draw(self.log_class_prior.expand(n, -1), generator)
+            labels = self.draw_classes(n, generator)
         z = self.sample_latent(n, generator, sampler)
         return self.obs.sample(self.decode(z, labels), generator).reshape(n, *self.shape)
 
