@@ -7,10 +7,11 @@ dropout, with the attention span as a mask and without; a dropout mask drawn by 
 ``F.dropout`` (``bernoulli_``) and by genlab's (16-bit pieces of 64-bit draws). Sampling: one
 decoding step's attention over a full key-value ring through the fused kernel and through plain
 products, and 1,000 x 500 characters decoded all at once and in groups of
-``AutoRegressive.DECODE_ROWS``, at spans 128 and 64. Model sizes: the two halves of the text bar
-(an hour of training, 30 s of sampling) against the size, a bf16-where-native training step and
-1,000 x 500 characters of float32 sampling for a few sizes beside the benchmark's. Writes bench/text/levers-<kind>.md, one
-record per kind of CPU (``genlab.runtime.cpu_bf16``: how it multiplies bf16), so that each kind's stays.
+``AutoRegressive.DECODE_ROWS``, at spans 128 and 64. Model sizes, against the two halves of the
+text bar (an hour of training, 30 s of sampling): a training step as the benchmark takes it and
+1,000 x 500 characters of float32 sampling, for a few sizes beside the benchmark's. Writes
+bench/text/levers-<kind>.md, one record per kind of CPU (``genlab.runtime.cpu_bf16``: how it
+multiplies bf16), so that each kind's stays.
 """
 
 from __future__ import annotations

@@ -15,13 +15,12 @@ def pytest_configure(config):
     (``GENLAB_THREADS``, ``OMP_NUM_THREADS``) instead of every one taking all of them: two
     workers of two threads each on two cores spend their time waiting for each other (measured
     here: two tiny pipelines side by side, 189 s with two threads each, 140 s with one). Results
-    on the CPU do not depend on the count; a value already set is kept."""
+    on the CPU do not depend on the count. A ``GENLAB_THREADS`` already set is left as it is."""
     workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
-    if workers > 1:
-        share = str(max(1, len(os.sched_getaffinity(0)) // workers))
-        os.environ.setdefault("GENLAB_THREADS", share)
-        os.environ.setdefault("OMP_NUM_THREADS", share)
-        torch.set_num_threads(int(os.environ["GENLAB_THREADS"]))
+    if workers > 1 and "GENLAB_THREADS" not in os.environ:
+        share = max(1, len(os.sched_getaffinity(0)) // workers)
+        os.environ["GENLAB_THREADS"] = os.environ["OMP_NUM_THREADS"] = str(share)
+        torch.set_num_threads(share)
 
 
 @pytest.fixture(autouse=True)
