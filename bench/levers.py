@@ -58,15 +58,20 @@ def matmul() -> list[list[str]]:
     return rows
 
 
+def step_time(params: AutoRegressive.Params, windows: torch.Tensor) -> tuple[AutoRegressive, float]:
+    """A model of ``params`` (seed 0) and the seconds of one of its training steps on ``windows``."""
+    torch.manual_seed(0)
+    m = AutoRegressive(params, (), VOCAB)
+    opts = m.make_optimizers()
+    return m, timed(lambda: m.train_step((windows,), opts), 3)
+
+
 def training_steps() -> list[list[str]]:
     rows, windows = [], torch.randint(0, VOCAB - 1, (32, BENCH["context"]))
     for dtype in ("float32", "bfloat16"):
         for p in (0.0, DROPOUT):
             for span in (BENCH["context"], BENCH["context"] // 2):
-                torch.manual_seed(0)
-                m = AutoRegressive(AutoRegressive.Params(**BENCH, dropout=p, span=span, train_dtype=dtype), (), VOCAB)
-                opts = m.make_optimizers()
-                s = timed(lambda: m.train_step((windows,), opts), 3)
+                _, s = step_time(AutoRegressive.Params(**BENCH, dropout=p, span=span, train_dtype=dtype), windows)
                 rows.append([f"training step, {dtype}, dropout {p:g}, span {span}",
                              f"{s * 1000:,.0f} ms ({windows.numel() / s:,.0f} characters/s)"])
     return rows
@@ -118,11 +123,8 @@ def sizes() -> list[list[str]]:
     characters of sampling in float32 (random weights, ``DECODE_ROWS`` as the stage decodes)."""
     rows, windows = [], torch.randint(0, VOCAB - 1, (32, BENCH["context"]))
     for layers, width in SIZES:
-        torch.manual_seed(0)
         p = AutoRegressive.Params(**{**BENCH, "layers": layers, "width": width}, dropout=DROPOUT, span=64, train_dtype="auto")
-        m = AutoRegressive(p, (), VOCAB)
-        opts = m.make_optimizers()
-        step = timed(lambda: m.train_step((windows,), opts), 3)
+        m, step = step_time(p, windows)
         m.eval()
         start = time.perf_counter()
         m.sample_stream(1000, 500, torch.Generator().manual_seed(0))
