@@ -38,9 +38,11 @@ def counting() -> Iterator[Counted]:
 def n_parameters(model: torch.nn.Module) -> int:
     """The values a model learnt: its trained parameters (weight averages such as EMA copies are
     not counted again); for a model fitted in closed form, every value of the tables it fitted
-    (probabilities, and a Markov chain's n-gram keys and counts)."""
+    (probabilities, and a Markov chain's n-gram keys and counts), also where such a model is part
+    of one trained by gradient steps (the chain ``ar`` mixes in)."""
     if getattr(model, "trains_by_gradient", True):
-        return sum(p.numel() for p in model.parameters() if p.requires_grad)
+        fitted = (m for m in model.children() if getattr(m, "trains_by_gradient", True) is False)
+        return sum(p.numel() for p in model.parameters() if p.requires_grad) + sum(map(n_parameters, fitted))
     return sum(t.numel() for t in model.state_dict().values())
 
 

@@ -11,7 +11,10 @@ weight matrices, the section's cosine schedule, gradient clipping; ``train_dtype
 autocasts its products). Scoring and sampling are one stream, never restarted: BOS, the last
 ``context - 1`` symbols before, then the text, a window at a time on a ring of each layer's
 last ``span`` keys and values (the GRU: its state carried on), so every symbol drawn has the
-probability the exact, float32 scoring pass gives it (tested).
+probability the exact, float32 scoring pass gives it (tested). With ``ngram`` set, a Kneser–Ney
+chain of that order (``genlab.models.markov.MarkovText``) is fit on the training text after the
+network, and every next-symbol distribution is the mixture w p_net + (1 - w) p_chain, w the
+weight that fits the validation text best (EM); scoring and sampling mix alike (float64).
 
 Music (``MusicAR``): the same networks over frames, in windows of ``context`` frames, a longer
 piece's later windows restarted from their last half in scoring as in sampling. Each frame enters as its chord (an embedding per training
@@ -42,6 +45,7 @@ from genlab.config.schema import GradientParams
 from genlab.data.music import ChordEscape, piece_starts
 from genlab.errors import GenlabError, TooShort
 from genlab.models.base import MusicModel, SequenceModel
+from genlab.models.markov import Markov, MarkovText
 from genlab.nn.discrete import draw
 from genlab.nn.optim import check_finite, make_adam
 from genlab.nn.sequence import NETS, FrameHead
@@ -115,6 +119,10 @@ class AutoRegressive(AdamWClipped, SequenceModel):
             "both", description="music: `chords`, a softmax over the training chords with a per-key escape for the others; "
             "`keys`, each frame's 88 keys one after another (lowest first), each given the history and the keys below it "
             "(a MADE head, as RNN-NADE's NADE); `both`, the chord softmax with the keys head as its escape (every frame exact)")
+        ngram: int = Field(
+            0, ge=0, le=16, description="text: mix in a Kneser–Ney chain of this order (`markov`'s, discounts estimated) "
+            "fit on the same training text, p = w p_net + (1 - w) p_chain, the weight w fit to the validation text after "
+            "training (exact, scored and sampled as one; 0: the network alone)")
         train_dtype: Literal["float32", "bfloat16", "auto"] = Field(
             "float32", description="what training multiplies in: `bfloat16` autocast (the loss, scoring and sampling stay "
             "float32 or better), `auto`: bfloat16 where the device multiplies bf16 natively (a CPU with AMX or AVX-512 BF16; CUDA), else float32")
@@ -129,13 +137,48 @@ class AutoRegressive(AdamWClipped, SequenceModel):
         self.net = NETS[params.arch](self.n_levels, params, span=span)
         with torch.no_grad():  # the unknown symbol never occurs in training text: as input it means nothing
             self.net.tok.weight[self.n_levels - 1].zero_()
+        if params.ngram:  # its tables are sized by the training text: filled in by finish_fit or load_state_dict
+            self.chain = MarkovText(Markov.Params(order=params.ngram), shape, n_levels)
+            self.register_buffer("chain_weight", torch.ones((), dtype=torch.float64))  # 1: the network alone
 
     @property
     def history(self) -> int:
-        return self.params.context - 1
+        return max(self.params.context - 1, self.params.ngram)
 
-    def finish_fit(self, train: torch.Tensor) -> dict:
-        return {"train_dtype": self.dtype_name()}
+    @property
+    def mixed(self) -> bool:
+        """Whether the chain is fitted and mixed in (not while the network trains)."""
+        return bool(self.params.ngram) and self.chain.chain is not None
+
+    def finish_fit(self, train: torch.Tensor, val: torch.Tensor) -> dict:
+        if not self.params.ngram:
+            return {"train_dtype": self.dtype_name()}
+        self.chain.fit(train, val)
+        self.eval()
+        history = train[len(train) - min(len(train), self.history):]
+        net = self.net_log_prob_stream(val.long().to(self.device), history).cpu()
+        chain = self.chain.log_prob_stream(val, history)
+        w = mixing_weight(net, chain)
+        self.chain_weight.fill_(w)
+        mixed = self.log_prob_stream(val.long().to(self.device), history).cpu()
+        return {"train_dtype": self.dtype_name(), "ngram_weight": w, "val_nll_net": -net.mean().item(),
+                "val_nll_chain": -chain.mean().item(), "val_nll_mixed": -mixed.mean().item()}
+
+    def mix(self, net: torch.Tensor, chain: torch.Tensor) -> torch.Tensor:
+        """log(w p_net + (1 - w) p_chain) in float64, from the two log-probabilities."""
+        w = self.chain_weight.double()
+        return torch.logaddexp(net.double() + w.log(), chain.double().to(net.device) + torch.log1p(-w))
+
+    def load_state_dict(self, state_dict, strict: bool = True, assign: bool = False):
+        """The chain's tables, sized by the training text, are made here from the checkpoint."""
+        mine = {k[len("chain."):]: v for k, v in state_dict.items() if k.startswith("chain.")}
+        if self.params.ngram and mine:
+            self.chain.load_state_dict(mine, strict)
+        return super().load_state_dict(state_dict, strict, assign)
+
+    def uncounted_flop(self, what: str, n: int) -> int:
+        """The chain's look-ups, where one is mixed in (the network's work is counted)."""
+        return self.chain.uncounted_flop(what, n) if self.mixed else 0
 
     # -- training -------------------------------------------------------------
     def shifted(self, windows: torch.Tensor) -> torch.Tensor:
@@ -177,6 +220,8 @@ class AutoRegressive(AdamWClipped, SequenceModel):
             rows = (valid == k).nonzero().squeeze(1)
             tokens = torch.cat([torch.full((len(rows), 1), self.bos, device=self.device), context[rows][:, context.shape[1] - k :]], 1)
             out[rows] = self.net(tokens.long())[:, -1].double().log_softmax(-1)
+        if self.mixed:
+            out = self.mix(out, self.chain.next_log_probs(context[:, context.shape[1] - self.params.ngram :]))
         return out
 
     def begin(self, n: int, before: torch.Tensor):
@@ -192,7 +237,14 @@ class AutoRegressive(AdamWClipped, SequenceModel):
     @torch.no_grad()
     def log_prob_stream(self, x: torch.Tensor, history: torch.Tensor) -> torch.Tensor:
         """One stream, BOS then the last ``history`` symbols before ``x`` then ``x``, scored a window
-        at a time and never restarted: each symbol sees what it would see while sampling."""
+        at a time and never restarted: each symbol sees what it would see while sampling (the
+        chain, where one is mixed in, the symbols before it in the same stream)."""
+        net = self.net_log_prob_stream(x, history)
+        return self.mix(net, self.chain.log_prob_stream(x, history)) if self.mixed else net
+
+    @torch.no_grad()
+    def net_log_prob_stream(self, x: torch.Tensor, history: torch.Tensor) -> torch.Tensor:
+        """``log_prob_stream`` of the network alone."""
         T = self.params.context
         x = x.long().to(self.device)
         logits, state = self.begin(1, history)
@@ -217,12 +269,34 @@ class AutoRegressive(AdamWClipped, SequenceModel):
                               for i in range(0, n, self.DECODE_ROWS)])
         logits, state = self.begin(n, prompt)
         out = torch.empty(n, length, dtype=torch.long, device=self.device)
+        if self.mixed:  # the chain's context: the last `ngram` symbols of the stream, -1 before its start
+            k = self.params.ngram
+            shown = prompt[len(prompt) - min(len(prompt), k):].long().to(self.device)
+            context = torch.cat([torch.full((k - len(shown),), -1, device=self.device), shown]).expand(n, -1)
         for t in range(length):
-            out[:, t] = draw(logits.float().log_softmax(-1), generator, temperature)
+            if self.mixed:
+                log_probs = self.mix(logits.double().log_softmax(-1), self.chain.next_log_probs(context))
+                out[:, t] = draw(log_probs, generator, temperature)
+                context = torch.cat([context[:, 1:], out[:, t : t + 1]], 1)
+            else:
+                out[:, t] = draw(logits.float().log_softmax(-1), generator, temperature)
             if t < length - 1:
                 logits, state = self.net.stream(out[:, t : t + 1], state)
                 logits = logits[:, -1]
         return out
+
+
+def mixing_weight(a: torch.Tensor, b: torch.Tensor, tol: float = 1e-10, most: int = 10_000) -> float:
+    """The w in [0, 1] that maximises sum log(w e^a + (1 - w) e^b) over the symbols (log-probabilities
+    a, b of two models): EM, whose every step raises that concave sum, from w = 1/2."""
+    d = (b.double() - a.double()).clamp(-700, 700)  # p_b / p_a = e^d
+    w = 0.5
+    for _ in range(most):
+        new = (w / (w + (1 - w) * d.exp())).mean().item()  # the mean responsibility of the first model
+        if abs(new - w) < tol:
+            return new
+        w = new
+    return w
 
 
 def check_heads(params) -> None:
@@ -241,6 +315,8 @@ class MusicAR(AdamWClipped, MusicModel):
     def __init__(self, params: "AutoRegressive.Params", shape, n_levels, n_chords: int = 0):
         super().__init__(params, shape, n_levels, n_chords)
         check_heads(params)
+        if params.ngram:
+            raise GenlabError("ar.ngram: a chain is mixed in for text only; set it to 0 for music")
         V = self.n_chords
         self.unseen, self.begin, self.resume = V, V + 1, V + 2  # input symbols besides the chords
         self.by_keys = params.output != "chords"  # whole frames scored by a head over the keys
@@ -394,7 +470,7 @@ class MusicAR(AdamWClipped, MusicModel):
             total, count = (s, c) if total is None else (total + s, count + c)
         return total.item() / max(int(count), 1)
 
-    def finish_fit(self, train: tuple) -> dict:
+    def finish_fit(self, train: tuple, val: tuple) -> dict:
         if self.by_keys:
             return {"chords": self.n_chords, "train_dtype": self.dtype_name()}
         return {"chords": self.n_chords, "escape": float(self.escape.escape), "train_dtype": self.dtype_name()}

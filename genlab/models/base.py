@@ -139,8 +139,8 @@ class Trainable(torch.nn.Module):
     def begin_fit(self, train: torch.Tensor) -> None:
         """Anything taken from the training data before the first step (a standardisation, say)."""
 
-    def finish_fit(self, train: torch.Tensor) -> dict:
-        """Anything fitted after the weights (a latent sampler, say); returns what to log."""
+    def finish_fit(self, train: torch.Tensor, val: torch.Tensor) -> dict:
+        """Anything fitted after the weights (a latent sampler, a mixing weight chosen on ``val``, say); returns what to log."""
         return {}
 
 

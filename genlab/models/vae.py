@@ -213,7 +213,7 @@ class VAE(GenerativeModel):
         return self.params.max_steps if self.params.max_steps is not None else max(1, round(150000 * 64 / self.dim))
 
     @torch.no_grad()
-    def finish_fit(self, train: torch.Tensor) -> dict:
+    def finish_fit(self, train: torch.Tensor, val: torch.Tensor) -> dict:
         """Fit the "gmm" sampler's mixture to the aggregate posterior: ``CODE_DRAWS`` seeded draws
         z ~ q(z|x) per training example (means alone would leave out the posterior's spread)."""
         from sklearn.mixture import GaussianMixture

@@ -281,5 +281,5 @@ def train_model(
             live.summary["best_epoch"] = result.best_epoch
     summary = {"best_epoch": result.best_epoch, "best_val_loss": result.best_val_loss, "epochs": result.epochs_run,
                "steps": result.steps, "train_flop": result.flop}
-    summary.update(model.finish_fit(train))
+    summary.update(model.finish_fit(train, val))
     return summary

@@ -93,7 +93,7 @@ def test_gmm_sampler_is_fitted_to_the_aggregate_posterior(prepared_digits):
     torch.manual_seed(0)
     model = VAE(VAE.Params(epochs=3, hidden=[32], latent_dim=2, gmm_components=3, train_k=1), (1, 8, 8), 17)
     fit_gradient(model, prepared_digits.train.x, prepared_digits.val.x, progress=False)
-    model.finish_fit(prepared_digits.train.x)
+    model.finish_fit(prepared_digits.train.x, prepared_digits.val.x)
     with torch.no_grad():
         mu, logvar = model.encode(prepared_digits.train.x)
     # the aggregate posterior, the mixture of q(z|x) over training images: its mean is the mean of mu,
