@@ -59,13 +59,25 @@ def test_ar_stream_in_any_chunks_equals_the_full_pass(arch):
             assert torch.allclose(torch.cat(outs, 1), full, atol=1e-5), (arch, sizes)
 
 
-@pytest.mark.parametrize("arch", ["transformer", "gru"])
-def test_every_drawn_symbol_has_the_probability_the_scoring_pass_gives_it(arch, monkeypatch):
+def mixed(weight: float | None = 0.3, **params) -> AutoRegressive:
+    """A tiny ar with an order-2 chain mixed in (fit on a random text), at ``weight`` (None: fit on validation)."""
+    m = AutoRegressive(AutoRegressive.Params(**{**TINY_AR, "ngram": 2, **params}), (), 7)
+    gen = torch.Generator().manual_seed(0)
+    m.finish_fit(torch.randint(0, 6, (400,), generator=gen), torch.randint(0, 6, (60,), generator=gen))
+    if weight is not None:
+        m.chain_weight.fill_(weight)
+    return m.eval()
+
+
+@pytest.mark.parametrize("arch,ngram", [("transformer", 0), ("gru", 0), ("transformer", 2)])
+def test_every_drawn_symbol_has_the_probability_the_scoring_pass_gives_it(arch, ngram, monkeypatch):
     """40 symbols after an 11-symbol prompt (context 8, span 4: far past both), 3 samples: the
-    log-probability each draw was made from equals `log_prob_stream` of the finished sample."""
+    log-probability each draw was made from equals `log_prob_stream` of the finished sample (with
+    a chain mixed in, too)."""
     import genlab.models.ar as ar_module
 
-    m = AutoRegressive(AutoRegressive.Params(**{**TINY_AR, "arch": arch, "context": 8, "span": 4}), (), 7).eval()
+    params = {"arch": arch, "context": 8, "span": 4}
+    m = mixed(**params) if ngram else AutoRegressive(AutoRegressive.Params(**{**TINY_AR, **params}), (), 7).eval()
     seen, draw = [], ar_module.draw
 
     def recording(log_probs, generator, temperature=1.0):
@@ -213,3 +225,53 @@ def test_attention_dropout_drops_weights_and_keeps_the_band():
     far[:, 0] += 1.0  # the first position is outside the span of the last three queries
     torch.manual_seed(1)
     assert torch.equal(attn(far)[:, 3:], a[:, 3:])
+
+
+def test_the_mixing_weight_is_the_one_that_fits_best():
+    """Two symbols scored (0.8, 0.2) and (0.2, 0.4) by two models: log(0.2 + 0.6 w) + log(0.4 - 0.2 w)
+    is highest where 0.6 / (0.2 + 0.6 w) = 0.2 / (0.4 - 0.2 w), at w = 0.2 / 0.24 = 5/6; a model
+    better on every symbol takes all the weight."""
+    from genlab.models.ar import mixing_weight
+
+    a, b = torch.tensor([0.8, 0.2]).log(), torch.tensor([0.2, 0.4]).log()
+    assert mixing_weight(a, b) == pytest.approx(5 / 6, abs=1e-6)
+    assert mixing_weight(b, a) == pytest.approx(1 / 6, abs=1e-6)
+    assert mixing_weight(torch.tensor([0.5, 0.4]).log(), torch.tensor([0.1, 0.2]).log()) > 0.999
+
+
+def test_a_mixed_ar_scores_the_mixture_of_its_network_and_chain():
+    """log_prob_stream is log(w p_net + (1 - w) p_chain) of the two streams; the weight fit on
+    validation is the one mixing_weight picks from the two models' validation scores."""
+    m = mixed(weight=None)
+    assert 0 <= m.chain_weight.item() <= 1
+    m.chain_weight.fill_(0.3)
+    x, history = torch.randint(0, 6, (30,)), torch.randint(0, 6, (9,))
+    net, chain = m.net_log_prob_stream(x, history), m.chain.log_prob_stream(x, history)
+    expected = (0.3 * net.exp() + 0.7 * chain.exp()).log()
+    assert torch.allclose(m.log_prob_stream(x, history), expected, atol=1e-12)
+    unmixed = AutoRegressive(AutoRegressive.Params(**TINY_AR), (), 7)
+    unmixed.load_state_dict({k: v for k, v in m.state_dict().items() if not k.startswith("chain")})
+    assert torch.allclose(unmixed.eval().log_prob_stream(x, history), net)
+
+
+def test_a_mixed_ar_checkpoint_keeps_its_chain_and_weight(tmp_path):
+    """Saved and loaded through the registry: the same scores; its size counts the chain's tables."""
+    from genlab.metrics.cost import n_parameters
+    from genlab.models import registry
+
+    m = mixed(weight=0.4)
+    registry.save(m, "ar", {"kind": "text", "n_levels": 7, "shape": []}, tmp_path / "model.pt")
+    _, again = registry.load(tmp_path / "model.pt")
+    x, history = torch.randint(0, 6, (20,)), torch.randint(0, 6, (5,))
+    assert again.chain_weight.item() == 0.4
+    assert torch.equal(again.log_prob_stream(x, history), m.log_prob_stream(x, history))
+    network = sum(p.numel() for p in m.parameters())
+    assert n_parameters(m) == network + n_parameters(m.chain) > network
+
+
+def test_a_chain_is_mixed_in_for_text_only():
+    from genlab.errors import GenlabError
+    from genlab.models.ar import MusicAR
+
+    with pytest.raises(GenlabError, match="ar.ngram: a chain is mixed in for text only"):
+        MusicAR(AutoRegressive.Params(**{**TINY_AR, "ngram": 2}), (88,), 2, n_chords=5)
