@@ -34,6 +34,34 @@ def test_text_sweep_marks_the_validation_minimum(tmp_path):
     assert (tmp_path / "sweep.md").read_text().startswith("| markov.order |")
 
 
+def test_text_parts_score_the_network_the_chain_and_their_mixture(tmp_path):
+    """`make bench-text`'s table of the ar's parts: the mixture's test row is what the evaluate
+    stage scores, and the mixture on validation is no worse than either part (its weight was fit there)."""
+    from bench.text import parts
+    from genlab.config.params import DataParams
+    from genlab.data.prepare import load_prepared, prepare
+    from genlab.evaluation.evaluate import text_history
+    from genlab.models import registry
+    from genlab.models.ar import AutoRegressive
+
+    (tmp_path / "t.txt").write_text("the cat sat on the mat and the dog ran to the house\n" * 60)
+    prepare(DataParams(source="text", path=str(tmp_path / "t.txt")), tmp_path / "data" / "prepared")
+    data = load_prepared(tmp_path / "data" / "prepared")
+    m = AutoRegressive(AutoRegressive.Params(context=6, layers=1, width=16, heads=2, ngram=3), (), data.n_levels)
+    (tmp_path / "models" / "ar").mkdir(parents=True)
+    registry.save(m, "ar", data.meta, tmp_path / "models" / "ar" / "model.pt")
+    assert parts(tmp_path) == "The ar mixes in no chain (ar.ngram: 0).\n"
+    m.finish_fit(data.train.x, data.val.x)
+    registry.save(m, "ar", data.meta, tmp_path / "models" / "ar" / "model.pt")
+    rows = [line.split(" | ") for line in parts(tmp_path).splitlines()[2:]]
+    assert [r[0].strip("| ").split(" (")[0].split(",")[0] for r in rows] == ["the network alone", "the chain alone", "the mixture"]
+    val = [float(r[1]) for r in rows]
+    assert val[2] <= min(val[:2]) + 1e-4
+    scored = -m.eval().log_prob_stream(data.test.x.long(), text_history(m, data)).mean().item()
+    assert float(rows[2][2].strip(" |")) == pytest.approx(scored, abs=1e-4)
+    assert (tmp_path / "parts.md").exists()
+
+
 def test_music_sweep_marks_the_validation_minimum(tmp_path):
     """`make bench-music`'s chord-chain sweep on a small JSON of pieces: one row per order, the best
     validation nll marked."""
