@@ -47,6 +47,7 @@ and Language 13, 1999).
 from __future__ import annotations
 
 import numpy as np
+import torch
 
 from genlab.errors import GenlabError
 
@@ -287,3 +288,62 @@ class NGram:
             self._scatter_children(counts, n, rows[seen], h[seen])
         s = self.smoothing
         return np.log((counts + s) / (total[:, None] + s * V))
+
+
+class ChainTables:
+    """A module's fitted chain: the ``NGram`` tables as its buffers (``PREFIX`` + the table's name),
+    sized by the text the chain is fit on, so made by ``fit_tables`` or again from a checkpoint by
+    ``set_tables(tables_in(state_dict))``; the chain's scores with tensors in and out. A class using
+    it gives ``chain_args`` (``fit_ngram``'s keyword args)."""
+
+    PREFIX = "ngram_"
+    chain: NGram | None = None
+
+    def chain_args(self) -> dict:
+        raise NotImplementedError
+
+    def set_tables(self, tables: dict) -> None:
+        for key, value in tables.items():
+            self.register_buffer(self.PREFIX + key, torch.as_tensor(np.asarray(value)))
+        self.chain = NGram({k: np.asarray(v) for k, v in tables.items()}, **self.chain_args())
+
+    def fit_tables(self, codes: np.ndarray) -> dict:
+        tables = fit_ngram(codes, **self.chain_args())
+        self.set_tables(tables)
+        return tables
+
+    def tables_in(self, state_dict: dict) -> dict:
+        return {k[len(self.PREFIX):]: v.cpu() for k, v in state_dict.items() if k.startswith(self.PREFIX)}
+
+    def next_log_probs(self, context: torch.Tensor) -> torch.Tensor:
+        return torch.from_numpy(self.chain.next_log_probs(context.cpu().numpy())).to(context.device)
+
+    def log_prob_stream(self, x: torch.Tensor, history: torch.Tensor) -> torch.Tensor:
+        logp = self.chain.log_prob_stream(x.long().cpu().numpy(), history.long().cpu().numpy())
+        return torch.from_numpy(logp).to(x.device)
+
+    def lookups(self, what: str, n: int) -> int:
+        """One look-up per order of the interpolated estimate, per symbol (times the vocabulary for a draw)."""
+        per = self.chain.order * n
+        return per * self.chain.vocab_size if what == "sample" else per
+
+
+class Chain(ChainTables, torch.nn.Module):
+    """A Kneser–Ney chain (estimated discounts) as a part of another model (``ar.ngram``): its
+    tables its only state, fit in closed form."""
+
+    trains_by_gradient = False
+
+    def __init__(self, vocab_size: int, order: int):
+        super().__init__()
+        self.args = {"vocab_size": vocab_size, "order": order + 1, "method": "kneser_ney"}
+
+    def chain_args(self) -> dict:
+        return self.args
+
+    def load_state_dict(self, state_dict, strict: bool = True, assign: bool = False):
+        """The tables' sizes come from the training text, so the buffers are made here from the checkpoint."""
+        tables = self.tables_in(state_dict)
+        if tables:
+            self.set_tables(tables)
+        return super().load_state_dict(state_dict, strict, assign)

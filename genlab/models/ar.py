@@ -12,7 +12,7 @@ autocasts its products). Scoring and sampling are one stream, never restarted: B
 ``context - 1`` symbols before, then the text, a window at a time on a ring of each layer's
 last ``span`` keys and values (the GRU: its state carried on), so every symbol drawn has the
 probability the exact, float32 scoring pass gives it (tested). With ``ngram`` set, a Kneser–Ney
-chain of that order (``genlab.models.markov.MarkovText``) is fit on the training text after the
+chain of that order (``genlab.models._ngram.Chain``, as ``markov``'s) is fit on the training text after the
 network, and every next-symbol distribution is the mixture w p_net + (1 - w) p_chain, w the
 weight that fits the validation text best (EM); scoring and sampling mix alike (float64).
 
@@ -44,8 +44,8 @@ from torch import nn
 from genlab.config.schema import GradientParams
 from genlab.data.music import ChordEscape, piece_starts
 from genlab.errors import GenlabError, TooShort
+from genlab.models._ngram import Chain
 from genlab.models.base import MusicModel, SequenceModel
-from genlab.models.markov import Markov, MarkovText
 from genlab.nn.discrete import draw
 from genlab.nn.optim import check_finite, make_adam
 from genlab.nn.sequence import NETS, FrameHead
@@ -138,7 +138,7 @@ class AutoRegressive(AdamWClipped, SequenceModel):
         with torch.no_grad():  # the unknown symbol never occurs in training text: as input it means nothing
             self.net.tok.weight[self.n_levels - 1].zero_()
         if params.ngram:  # its tables are sized by the training text: filled in by finish_fit or load_state_dict
-            self.chain = MarkovText(Markov.Params(order=params.ngram), shape, n_levels)
+            self.chain = Chain(n_levels, params.ngram)
             self.register_buffer("chain_weight", torch.ones((), dtype=torch.float64))  # 1: the network alone
 
     @property
@@ -153,7 +153,7 @@ class AutoRegressive(AdamWClipped, SequenceModel):
     def finish_fit(self, train: torch.Tensor, val: torch.Tensor) -> dict:
         if not self.params.ngram:
             return {"train_dtype": self.dtype_name()}
-        self.chain.fit(train, val)
+        self.chain.fit_tables(train.long().cpu().numpy())
         self.eval()
         history = train[len(train) - min(len(train), self.history):]
         net = self.net_log_prob_stream(val.long().to(self.device), history).cpu()
@@ -178,7 +178,7 @@ class AutoRegressive(AdamWClipped, SequenceModel):
 
     def uncounted_flop(self, what: str, n: int) -> int:
         """The chain's look-ups, where one is mixed in (the network's work is counted)."""
-        return self.chain.uncounted_flop(what, n) if self.mixed else 0
+        return self.chain.lookups(what, n) if self.mixed else 0
 
     # -- training -------------------------------------------------------------
     def shifted(self, windows: torch.Tensor) -> torch.Tensor:

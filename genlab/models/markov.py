@@ -36,7 +36,7 @@ from genlab.config.schema import Section
 from genlab.data.images import heatmap
 from genlab.data.music import ChordEscape
 from genlab.errors import GenlabError
-from genlab.models._ngram import NGram, fit_ngram
+from genlab.models._ngram import ChainTables
 from genlab.models.base import GenerativeModel, MusicModel, SequenceModel
 from genlab.nn.discrete import draw, smoothed_log_probs
 
@@ -196,35 +196,27 @@ class Markov(GenerativeModel):
         return torch.cat(parts).reshape(x.shape).to(torch.uint8)
 
 
-class MarkovText(SequenceModel):
+class MarkovText(ChainTables, SequenceModel):
     """Text: an order-``order`` character chain (``genlab.models._ngram``), exact and normalised in every context."""
 
     trains_by_gradient = False
     Params = Markov.Params
-    PREFIX = "ngram_"  # the chain's tables, sized by the training text
     SHOWN = 96  # the transition picture shows at most this many symbols, the most frequent
 
     def __init__(self, params: "Markov.Params", shape, n_levels):
         super().__init__(params, shape, n_levels)
-        self.chain: NGram | None = None
 
     @property
     def history(self) -> int:
         return self.params.order
 
-    def _args(self) -> dict:
+    def chain_args(self) -> dict:
         p = self.params
         return {"vocab_size": self.n_levels, "order": p.order + 1, "method": p.method, "discount": p.discount, "smoothing": p.smoothing}
 
-    def _set(self, arrays: dict) -> None:
-        for key, value in arrays.items():
-            self.register_buffer(key, torch.as_tensor(np.asarray(value)))
-        tables = {k[len(self.PREFIX):]: np.asarray(v) for k, v in arrays.items() if k.startswith(self.PREFIX)}
-        self.chain = NGram(tables, **self._args())
-
     def fit(self, train: torch.Tensor, val: torch.Tensor) -> dict:
         codes = train.long().numpy()
-        arrays = {self.PREFIX + k: v for k, v in fit_ngram(codes, **self._args()).items()}
+        tables = self.fit_tables(codes)
         # the training text's pair counts among its most frequent symbols, for the picture
         shown = np.sort(np.argsort(-np.bincount(codes, minlength=self.n_levels), kind="stable")[: self.SHOWN])
         where = np.full(self.n_levels, -1)
@@ -232,29 +224,25 @@ class MarkovText(SequenceModel):
         a, b = where[codes[:-1]], where[codes[1:]]
         keep = (a >= 0) & (b >= 0)
         pairs = np.bincount(a[keep] * len(shown) + b[keep], minlength=len(shown) ** 2).reshape(len(shown), len(shown))
-        self._set({**arrays, "shown": shown, "pair_counts": pairs})
-        return {"ngrams": int(sum(len(arrays[self.PREFIX + f"keys_{n}"]) for n in range(1, self.params.order + 2)))}
+        self.register_buffer("shown", torch.as_tensor(shown))
+        self.register_buffer("pair_counts", torch.as_tensor(pairs))
+        return {"ngrams": int(sum(len(tables[f"keys_{n}"]) for n in range(1, self.params.order + 2)))}
 
     def load_state_dict(self, state_dict, strict: bool = True, assign: bool = False):
         """The tables' sizes come from the training text, so the buffers are made here from the checkpoint."""
-        ours = {k: v.cpu() for k, v in state_dict.items() if k.startswith(self.PREFIX) or k in ("shown", "pair_counts")}
-        unexpected = sorted(set(state_dict) - set(ours))
-        if strict and (unexpected or not ours):
+        tables = self.tables_in(state_dict)
+        ours = set(self.PREFIX + k for k in tables) | {"shown", "pair_counts"}
+        unexpected = sorted(set(state_dict) - ours)
+        if strict and (unexpected or not tables):
             raise RuntimeError(f"MarkovText: unexpected keys {unexpected}" if unexpected else "MarkovText: no tables in the state dict")
-        self._set(ours)
+        self.set_tables(tables)
+        for key in ("shown", "pair_counts"):
+            if key in state_dict:
+                self.register_buffer(key, state_dict[key].cpu())
         return torch.nn.modules.module._IncompatibleKeys([], unexpected)
 
     def uncounted_flop(self, what: str, n: int) -> int:
-        """One look-up per order of the interpolated estimate, per symbol (times the vocabulary for a draw)."""
-        per = (self.params.order + 1) * n
-        return per * self.n_levels if what == "sample" else per
-
-    def next_log_probs(self, context: torch.Tensor) -> torch.Tensor:
-        return torch.from_numpy(self.chain.next_log_probs(context.cpu().numpy())).to(context.device)
-
-    def log_prob_stream(self, x: torch.Tensor, history: torch.Tensor) -> torch.Tensor:
-        logp = self.chain.log_prob_stream(x.long().cpu().numpy(), history.long().cpu().numpy())
-        return torch.from_numpy(logp).to(x.device)
+        return self.lookups(what, n)
 
     def transition_matrix(self) -> torch.Tensor:
         """Among the shown symbols: at order 1 the chain's own p_ij = P(X_t+1 = j | X_t = i); above,
@@ -279,29 +267,22 @@ class MarkovText(SequenceModel):
         return {"transitions.png": heatmap(self.transition_matrix(), labels, title)}
 
 
-class MarkovMusic(MusicModel):
+class MarkovMusic(ChainTables, MusicModel):
     """Music: an order-``order`` chain over chords (``genlab.models._ngram`` over chord codes, a start symbol
     before every piece), escaping to the per-key Bernoulli for frames that are no training chord."""
 
     trains_by_gradient = False
     Params = Markov.Params
-    PREFIX = "ngram_"
     ROWS = 2**23  # probabilities computed at once (64 MiB of float64)
 
     def __init__(self, params: "Markov.Params", shape, n_levels, n_chords: int = 0):
         super().__init__(params, shape, n_levels, n_chords)
         self.escape = ChordEscape(self.n_chords, self.keys)
         self.unseen, self.start = self.n_chords, self.n_chords + 1  # the chain's extra symbols
-        self.chain: NGram | None = None
 
-    def _args(self) -> dict:
+    def chain_args(self) -> dict:
         p = self.params
         return {"vocab_size": self.n_chords + 2, "order": p.order + 1, "method": p.method, "discount": p.discount, "smoothing": p.smoothing}
-
-    def _set(self, tables: dict) -> None:
-        for key, value in tables.items():
-            self.register_buffer(self.PREFIX + key, torch.as_tensor(np.asarray(value)))
-        self.chain = NGram({k: np.asarray(v) for k, v in tables.items()}, **self._args())
 
     def stream(self, codes: torch.Tensor, lengths: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
         """(the pieces' chord codes, each led by ``order`` start symbols and the last one followed by
@@ -318,13 +299,13 @@ class MarkovMusic(MusicModel):
     def fit(self, train: tuple, val: tuple) -> dict:
         x, codes, lengths = train
         s, _ = self.stream(codes, lengths)
-        self._set(fit_ngram(s, **self._args()))
+        self.fit_tables(s)
         info = self.escape.fit(x, codes, val[1], self.params.smoothing)
         return {"chords": self.n_chords, **info}
 
     def load_state_dict(self, state_dict, strict: bool = True, assign: bool = False):
         """The chain's tables are sized by the training pieces, so they are made here from the checkpoint."""
-        self._set({k[len(self.PREFIX):]: v.cpu() for k, v in state_dict.items() if k.startswith(self.PREFIX)})
+        self.set_tables(self.tables_in(state_dict))
         return super().load_state_dict(state_dict, strict, assign)
 
     def _chord_log_probs(self, contexts: np.ndarray) -> np.ndarray:
@@ -338,11 +319,8 @@ class MarkovMusic(MusicModel):
         """The ``order`` symbols before each frame: its piece's start symbols, then its chords."""
         return s[pos[:, None] - self.params.order + np.arange(self.params.order)]
 
-    @torch.no_grad()
     def uncounted_flop(self, what: str, n: int) -> int:
-        """One look-up per order of the interpolated estimate, per frame (times the chords for a draw)."""
-        per = (self.params.order + 1) * n
-        return per * (self.n_chords + 2) if what == "sample" else per
+        return self.lookups(what, n)  # per frame, times the chain's symbols for a draw
 
     def frame_log_probs(self, x, codes, lengths) -> torch.Tensor:
         s, pos = self.stream(codes, lengths)
