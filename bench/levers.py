@@ -6,8 +6,8 @@ Training: a 2048² matrix product and one training step of the text benchmark's 
 dropout, with the attention span as a mask and without; a dropout mask drawn by torch's
 ``F.dropout`` (``bernoulli_``) and by genlab's (16-bit pieces of 64-bit draws). Sampling: one
 decoding step's attention over a full key-value ring through the fused kernel and through plain
-products, and 1,000 x 500 characters decoded all at once and in groups of
-``AutoRegressive.DECODE_ROWS``, at spans 128 and 64. Model sizes, against the two halves of the
+products, and 1,000 x 500 characters decoded in groups of ``AutoRegressive.DECODE_ROWS`` and of
+256, at spans 128 and 64. Model sizes, against the two halves of the
 text bar (an hour of training, 30 s of sampling): a training step as the benchmark takes it and
 1,000 x 500 characters of float32 sampling, for a few sizes beside the benchmark's. Writes
 bench/text/levers-<kind>.md, one record per kind of CPU (``genlab.runtime.cpu_bf16``: how it
@@ -105,7 +105,7 @@ def sampling() -> list[list[str]]:
     rows = []
     for span in (128, 64):
         m = AutoRegressive(AutoRegressive.Params(**BENCH, span=span), (), VOCAB).eval()
-        for group in (1000, AutoRegressive.DECODE_ROWS):
+        for group in (AutoRegressive.DECODE_ROWS, 256):
             m.DECODE_ROWS = group  # this instance only
             start = time.perf_counter()
             m.sample_stream(1000, 500, torch.Generator().manual_seed(0))
