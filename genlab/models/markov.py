@@ -203,9 +203,6 @@ class MarkovText(ChainTables, SequenceModel):
     Params = Markov.Params
     SHOWN = 96  # the transition picture shows at most this many symbols, the most frequent
 
-    def __init__(self, params: "Markov.Params", shape, n_levels):
-        super().__init__(params, shape, n_levels)
-
     @property
     def history(self) -> int:
         return self.params.order
