@@ -315,6 +315,11 @@ class ChainTables:
     def tables_in(self, state_dict: dict) -> dict:
         return {k[len(self.PREFIX):]: v.cpu() for k, v in state_dict.items() if k.startswith(self.PREFIX)}
 
+    def load_state_dict(self, state_dict, strict: bool = True, assign: bool = False):
+        """The tables' sizes come from the text the chain was fit on, so the buffers are made here from the checkpoint."""
+        self.set_tables(self.tables_in(state_dict))
+        return super().load_state_dict(state_dict, strict, assign)
+
     def next_log_probs(self, context: torch.Tensor) -> torch.Tensor:
         return torch.from_numpy(self.chain.next_log_probs(context.cpu().numpy())).to(context.device)
 
@@ -340,10 +345,3 @@ class Chain(ChainTables, torch.nn.Module):
 
     def chain_args(self) -> dict:
         return self.args
-
-    def load_state_dict(self, state_dict, strict: bool = True, assign: bool = False):
-        """The tables' sizes come from the training text, so the buffers are made here from the checkpoint."""
-        tables = self.tables_in(state_dict)
-        if tables:
-            self.set_tables(tables)
-        return super().load_state_dict(state_dict, strict, assign)

@@ -163,7 +163,7 @@ class AutoRegressive(AdamWClipped, SequenceModel):
         chain = self.chain.log_prob_stream(val, history)
         w = mixing_weight(net, chain)
         self.chain_weight.fill_(w)
-        mixed = self.log_prob_stream(val.long().to(self.device), history).cpu()
+        mixed = self.mix(net, chain)  # what log_prob_stream gives, from the two streams already scored
         return {"train_dtype": self.dtype_name(), "ngram_weight": w, "val_nll_net": -net.mean().item(),
                 "val_nll_chain": -chain.mean().item(), "val_nll_mixed": -mixed.mean().item()}
 

@@ -300,11 +300,6 @@ class MarkovMusic(ChainTables, MusicModel):
         info = self.escape.fit(x, codes, val[1], self.params.smoothing)
         return {"chords": self.n_chords, **info}
 
-    def load_state_dict(self, state_dict, strict: bool = True, assign: bool = False):
-        """The chain's tables are sized by the training pieces, so they are made here from the checkpoint."""
-        self.set_tables(self.tables_in(state_dict))
-        return super().load_state_dict(state_dict, strict, assign)
-
     def _chord_log_probs(self, contexts: np.ndarray) -> np.ndarray:
         """log P(chord | context) over the training chords (rows: contexts), the chain's mass on its two
         extra symbols (the unseen chord, the start symbol) taken out and the rest renormalised."""
